@@ -1,0 +1,142 @@
+// Bounds-checked byte reader and appending writer with QUIC-style variable-length integers
+// (RFC 9000 §16: two high bits give the length, 1/2/4/8 bytes, values up to 2^62-1).
+#pragma once
+
+#include <QByteArray>
+
+#include <cstdint>
+#include <cstring>
+
+namespace sss::core {
+
+constexpr uint64_t kVarintMax = (uint64_t(1) << 62) - 1;
+
+constexpr int varintSize(uint64_t v)
+{
+    return v < 64 ? 1 : v < 16384 ? 2 : v < (uint64_t(1) << 30) ? 4 : 8;
+}
+
+// Reads from a borrowed buffer. Every read checks bounds; after a failed read ok() is false and
+// all later reads fail too, so a decoder can read a whole structure and check once.
+class Reader
+{
+public:
+    Reader() = default;
+    Reader(const char *data, qsizetype size) : p_(reinterpret_cast<const uint8_t *>(data)), end_(p_ + size) {}
+    explicit Reader(const QByteArray &b) : Reader(b.constData(), b.size()) {}
+
+    bool ok() const { return ok_; }
+    bool atEnd() const { return p_ == end_; }
+    qsizetype remaining() const { return end_ - p_; }
+    const char *current() const { return reinterpret_cast<const char *>(p_); }
+
+    uint8_t u8()
+    {
+        if (!need(1))
+            return 0;
+        return *p_++;
+    }
+    uint16_t u16() { return uint16_t(be(2)); }
+    uint32_t u32() { return uint32_t(be(4)); }
+    uint64_t u64() { return be(8); }
+
+    uint64_t varint()
+    {
+        if (!need(1))
+            return 0;
+        const int len = 1 << (*p_ >> 6);
+        if (!need(len))
+            return 0;
+        uint64_t v = *p_++ & 0x3f;
+        for (int i = 1; i < len; ++i)
+            v = (v << 8) | *p_++;
+        return v;
+    }
+
+    // Returns a pointer to n bytes and advances, or nullptr (and !ok()) if fewer remain.
+    const char *bytes(qsizetype n)
+    {
+        if (n < 0 || !need(n))
+            return nullptr;
+        const char *r = current();
+        p_ += n;
+        return r;
+    }
+    bool copy(void *out, qsizetype n)
+    {
+        const char *b = bytes(n);
+        if (b)
+            std::memcpy(out, b, size_t(n));
+        return b != nullptr;
+    }
+    QByteArray byteArray(qsizetype n)
+    {
+        const char *b = bytes(n);
+        return b ? QByteArray(b, n) : QByteArray();
+    }
+    void skip(qsizetype n) { bytes(n); }
+    void fail() { ok_ = false; p_ = end_; }
+
+private:
+    bool need(qsizetype n)
+    {
+        if (!ok_ || end_ - p_ < n) {
+            fail();
+            return false;
+        }
+        return true;
+    }
+    uint64_t be(int n)
+    {
+        if (!need(n))
+            return 0;
+        uint64_t v = 0;
+        for (int i = 0; i < n; ++i)
+            v = (v << 8) | *p_++;
+        return v;
+    }
+
+    const uint8_t *p_ = nullptr;
+    const uint8_t *end_ = nullptr;
+    bool ok_ = true;
+};
+
+// Appends to a QByteArray it does not own.
+class Writer
+{
+public:
+    explicit Writer(QByteArray &out) : out_(out) {}
+
+    qsizetype size() const { return out_.size(); }
+    void u8(uint8_t v) { out_.append(char(v)); }
+    void u16(uint16_t v) { be(v, 2); }
+    void u32(uint32_t v) { be(v, 4); }
+    void u64(uint64_t v) { be(v, 8); }
+    void varint(uint64_t v)
+    {
+        Q_ASSERT(v <= kVarintMax);
+        switch (varintSize(v)) {
+        case 1: u8(uint8_t(v)); break;
+        case 2: be(v | (uint64_t(1) << 14), 2); break;
+        case 4: be(v | (uint64_t(2) << 30), 4); break;
+        default: be(v | (uint64_t(3) << 62), 8); break;
+        }
+    }
+    void bytes(const char *data, qsizetype n) { out_.append(data, n); }
+    void bytes(const QByteArray &b) { out_.append(b); }
+    void zeros(qsizetype n) { out_.append(n, '\0'); }
+
+private:
+    void be(uint64_t v, int n)
+    {
+        char tmp[8];
+        for (int i = n - 1; i >= 0; --i) {
+            tmp[i] = char(v & 0xff);
+            v >>= 8;
+        }
+        out_.append(tmp, n);
+    }
+    QByteArray &out_;
+};
+
+} // namespace sss::core

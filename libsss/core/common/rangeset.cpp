@@ -1,0 +1,121 @@
+#include "rangeset.h"
+
+#include <iterator>
+
+namespace sss::core {
+
+uint64_t RangeSet::insert(uint64_t start, uint64_t end)
+{
+    if (start >= end)
+        return 0;
+    uint64_t added = end - start;
+    // First range that could touch [start, end): the one starting at or before start.
+    auto it = map_.upper_bound(start);
+    if (it != map_.begin()) {
+        auto prev = std::prev(it);
+        if (prev->second >= start) {
+            if (prev->second >= end)
+                return 0;
+            added -= prev->second - start;
+            start = prev->first;
+            it = map_.erase(prev);
+        }
+    }
+    while (it != map_.end() && it->first <= end) {
+        const uint64_t s = it->first, e = it->second;
+        const uint64_t overlapStart = s, overlapEnd = e < end ? e : end;
+        if (overlapEnd > overlapStart)
+            added -= overlapEnd - overlapStart;
+        if (e > end)
+            end = e;
+        it = map_.erase(it);
+    }
+    map_.emplace(start, end);
+    return added;
+}
+
+void RangeSet::remove(uint64_t start, uint64_t end)
+{
+    if (start >= end)
+        return;
+    auto it = map_.upper_bound(start);
+    if (it != map_.begin()) {
+        auto prev = std::prev(it);
+        if (prev->second > start) {
+            const uint64_t ps = prev->first, pe = prev->second;
+            map_.erase(prev);
+            if (ps < start)
+                map_.emplace(ps, start);
+            if (pe > end)
+                map_.emplace(end, pe);
+            it = map_.upper_bound(start);
+        }
+    }
+    while (it != map_.end() && it->first < end) {
+        const uint64_t e = it->second;
+        it = map_.erase(it);
+        if (e > end) {
+            map_.emplace(end, e);
+            break;
+        }
+    }
+}
+
+bool RangeSet::contains(uint64_t v) const
+{
+    auto it = map_.upper_bound(v);
+    if (it == map_.begin())
+        return false;
+    --it;
+    return v < it->second;
+}
+
+bool RangeSet::containsRange(uint64_t start, uint64_t end) const
+{
+    if (start >= end)
+        return true;
+    auto it = map_.upper_bound(start);
+    if (it == map_.begin())
+        return false;
+    --it;
+    return it->first <= start && end <= it->second;
+}
+
+std::optional<uint64_t> RangeSet::min() const
+{
+    if (map_.empty())
+        return std::nullopt;
+    return map_.begin()->first;
+}
+
+std::optional<uint64_t> RangeSet::max() const
+{
+    if (map_.empty())
+        return std::nullopt;
+    return map_.rbegin()->second - 1;
+}
+
+uint64_t RangeSet::contiguousEnd(uint64_t from) const
+{
+    auto it = map_.upper_bound(from);
+    if (it == map_.begin())
+        return from;
+    --it;
+    return from < it->second ? it->second : from;
+}
+
+uint64_t RangeSet::totalCount() const
+{
+    uint64_t n = 0;
+    for (const auto &[s, e] : map_)
+        n += e - s;
+    return n;
+}
+
+void RangeSet::keepHighest(int n)
+{
+    while (int(map_.size()) > n)
+        map_.erase(map_.begin());
+}
+
+} // namespace sss::core

@@ -1,0 +1,51 @@
+// A set of uint64 values stored as disjoint half-open intervals [start, end).
+// Used for packet numbers (ack tracking) and byte offsets (stream reassembly, acked data).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <utility>
+
+namespace sss::core {
+
+class RangeSet
+{
+public:
+    using Map = std::map<uint64_t, uint64_t>; // start -> end (exclusive)
+
+    // Adds [start, end). Returns the number of values that were not in the set before.
+    uint64_t insert(uint64_t start, uint64_t end);
+    uint64_t insert(uint64_t v) { return insert(v, v + 1); }
+    // Removes [start, end).
+    void remove(uint64_t start, uint64_t end);
+    // Removes every value below v.
+    void removeBelow(uint64_t v) { remove(0, v); }
+
+    bool contains(uint64_t v) const;
+    // True if all of [start, end) is in the set.
+    bool containsRange(uint64_t start, uint64_t end) const;
+    bool isEmpty() const { return map_.empty(); }
+    int rangeCount() const { return int(map_.size()); }
+    std::optional<uint64_t> min() const;
+    std::optional<uint64_t> max() const; // largest value contained
+    // End of the range that starts at or covers `from`, i.e. the first value >= from not contained.
+    uint64_t contiguousEnd(uint64_t from) const;
+    uint64_t totalCount() const;
+    void clear() { map_.clear(); }
+
+    Map::const_iterator begin() const { return map_.begin(); }
+    Map::const_iterator end() const { return map_.end(); }
+    Map::const_reverse_iterator rbegin() const { return map_.rbegin(); }
+    Map::const_reverse_iterator rend() const { return map_.rend(); }
+
+    // Keeps only the `n` highest ranges (bounds memory of ack state).
+    void keepHighest(int n);
+
+    friend bool operator==(const RangeSet &a, const RangeSet &b) { return a.map_ == b.map_; }
+
+private:
+    Map map_;
+};
+
+} // namespace sss::core
