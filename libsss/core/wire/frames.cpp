@@ -1,0 +1,269 @@
+#include "frames.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace sss::core::wire {
+
+namespace {
+constexpr quint64 kMaxStringBytes = 1024;
+
+void writeString(Writer &w, const QString &s)
+{
+    const QByteArray u = s.toUtf8();
+    w.varint(quint64(u.size()));
+    w.bytes(u);
+}
+
+bool readString(Reader &r, QString &out)
+{
+    const quint64 n = r.varint();
+    if (!r.ok() || n > kMaxStringBytes)
+        return false;
+    const char *p = r.bytes(qsizetype(n));
+    if (!p)
+        return false;
+    out = QString::fromUtf8(p, qsizetype(n));
+    return true;
+}
+
+qsizetype stringSize(const QString &s)
+{
+    const qsizetype n = s.toUtf8().size();
+    return varintSize(quint64(n)) + n;
+}
+} // namespace
+
+quint64 zigzag(qint64 v) { return (quint64(v) << 1) ^ quint64(v >> 63); }
+qint64 unzigzag(quint64 v) { return qint64(v >> 1) ^ -qint64(v & 1); }
+
+bool isAckEliciting(FrameType t)
+{
+    return t != FrameType::Ack && t != FrameType::Padding && t != FrameType::Close;
+}
+
+void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges)
+{
+    Q_ASSERT(!ranges.isEmpty());
+    auto it = ranges.rbegin();
+    const quint64 largest = it->second - 1;
+    int count = std::min(ranges.rangeCount(), maxRanges);
+    w.varint(quint64(FrameType::Ack));
+    w.varint(largest);
+    w.varint(std::min<quint64>(ackDelayMicros, kVarintMax));
+    w.varint(quint64(count - 1));
+    w.varint(largest - it->first); // first range length - 1
+    quint64 smallest = it->first;
+    ++it;
+    for (int i = 1; i < count; ++i, ++it) {
+        // gap: number of unacknowledged packets below `smallest` before this range, minus one
+        const quint64 gap = smallest - it->second - 1;
+        w.varint(gap);
+        w.varint(it->second - 1 - it->first);
+        smallest = it->first;
+    }
+}
+
+qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const OpenInfo *open)
+{
+    qsizetype n = 1 + varintSize(id) + varintSize(offset) + varintSize(quint64(length));
+    if (open) {
+        n += varintSize(open->parent) + varintSize(zigzag(open->priority)) + 1;
+        if (open->parent == 0)
+            n += stringSize(open->service) + stringSize(open->protocol);
+    }
+    return n;
+}
+
+void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
+                       const OpenInfo *open)
+{
+    quint8 t = quint8(FrameType::Stream);
+    if (fin)
+        t |= kStreamFin;
+    if (msgEnd)
+        t |= kStreamMsgEnd;
+    if (open)
+        t |= kStreamOpen;
+    w.u8(t);
+    w.varint(id);
+    w.varint(offset);
+    w.varint(quint64(length));
+    if (open) {
+        w.varint(open->parent);
+        w.varint(zigzag(open->priority));
+        w.u8(quint8(open->kind));
+        if (open->parent == 0) {
+            writeString(w, open->service);
+            writeString(w, open->protocol);
+        }
+    }
+}
+
+qsizetype datagramHeaderSize(quint64 stream, quint64 id, quint64 total, quint64 offset, qsizetype len)
+{
+    return 1 + varintSize(stream) + varintSize(id) + varintSize(total) + varintSize(offset)
+        + varintSize(quint64(len));
+}
+
+void writeDatagramHeader(Writer &w, quint64 stream, quint64 id, quint64 total, quint64 offset, qsizetype len)
+{
+    w.varint(quint64(FrameType::Datagram));
+    w.varint(stream);
+    w.varint(id);
+    w.varint(total);
+    w.varint(offset);
+    w.varint(quint64(len));
+}
+
+void writeClose(Writer &w, quint64 code, const QString &reason)
+{
+    w.varint(quint64(FrameType::Close));
+    w.varint(code);
+    writeString(w, reason.left(200));
+}
+
+void writeSimple(Writer &w, FrameType t, quint64 a)
+{
+    w.varint(quint64(t));
+    w.varint(a);
+}
+
+void writeSimple2(Writer &w, FrameType t, quint64 a, quint64 b)
+{
+    w.varint(quint64(t));
+    w.varint(a);
+    w.varint(b);
+}
+
+void writeReset(Writer &w, quint64 id, quint64 code, quint64 finalSize)
+{
+    w.varint(quint64(FrameType::ResetStream));
+    w.varint(id);
+    w.varint(code);
+    w.varint(finalSize);
+}
+
+void writePriority(Writer &w, quint64 id, qint64 priority, quint64 version)
+{
+    w.varint(quint64(FrameType::Priority));
+    w.varint(id);
+    w.varint(zigzag(priority));
+    w.varint(version);
+}
+
+void writePath(Writer &w, FrameType t, quint64 token)
+{
+    w.varint(quint64(t));
+    w.u64(token);
+}
+
+bool parseFrame(Reader &r, Frame &f)
+{
+    const quint64 type = r.varint();
+    if (!r.ok())
+        return false;
+    if (type >= 0x10 && type <= 0x17) {
+        f.type = FrameType::Stream;
+        StreamFrame &s = f.stream;
+        s.fin = type & kStreamFin;
+        s.messageEnd = type & kStreamMsgEnd;
+        s.id = r.varint();
+        s.offset = r.varint();
+        const quint64 len = r.varint();
+        s.open.reset();
+        if (type & kStreamOpen) {
+            OpenInfo o;
+            o.parent = r.varint();
+            o.priority = unzigzag(r.varint());
+            const quint8 kind = r.u8();
+            if (!r.ok() || kind > quint8(StreamKind::Datagram))
+                return false;
+            o.kind = StreamKind(kind);
+            if (o.parent == 0 && (!readString(r, o.service) || !readString(r, o.protocol)))
+                return false;
+            s.open = std::move(o);
+        }
+        if (!r.ok() || s.id == 0 || len > quint64(r.remaining()) || s.offset + len > kVarintMax)
+            return false;
+        s.length = qsizetype(len);
+        s.data = r.bytes(s.length);
+        return r.ok();
+    }
+    if (type > quint64(FrameType::PathResponse))
+        return false; // unknown frame types are a protocol error: the packet is dropped
+    f.type = FrameType(type);
+    switch (f.type) {
+    case FrameType::Padding:
+    case FrameType::Ping:
+        return true;
+    case FrameType::Ack: {
+        const quint64 largest = r.varint();
+        f.ack.ackDelayMicros = r.varint();
+        const quint64 count = r.varint() + 1;
+        quint64 first = r.varint();
+        if (!r.ok() || first > largest || count > 256)
+            return false;
+        f.ack.ranges.clear();
+        quint64 hi = largest; // inclusive
+        quint64 lo = largest - first;
+        f.ack.ranges.insert(lo, hi + 1);
+        for (quint64 i = 1; i < count; ++i) {
+            const quint64 gap = r.varint();
+            const quint64 len = r.varint();
+            if (!r.ok() || lo < gap + 2)
+                return false;
+            hi = lo - gap - 2;
+            if (len > hi)
+                return false;
+            lo = hi - len;
+            f.ack.ranges.insert(lo, hi + 1);
+        }
+        return r.ok();
+    }
+    case FrameType::Close:
+        f.close.code = r.varint();
+        return r.ok() && readString(r, f.close.reason);
+    case FrameType::MaxData:
+    case FrameType::MaxStreams:
+    case FrameType::Accept:
+        f.a = r.varint();
+        return r.ok();
+    case FrameType::StopSending:
+    case FrameType::MaxStreamData:
+        f.a = r.varint();
+        f.b = r.varint();
+        return r.ok() && f.a != 0;
+    case FrameType::ResetStream:
+        f.a = r.varint();
+        f.b = r.varint();
+        f.c = r.varint();
+        return r.ok() && f.a != 0;
+    case FrameType::Priority:
+        f.a = r.varint();
+        f.priority = unzigzag(r.varint());
+        f.b = r.varint();
+        return r.ok() && f.a != 0 && f.priority >= INT_MIN && f.priority <= INT_MAX;
+    case FrameType::Datagram: {
+        DatagramFrame &d = f.datagram;
+        d.stream = r.varint();
+        d.id = r.varint();
+        d.totalSize = r.varint();
+        d.offset = r.varint();
+        const quint64 len = r.varint();
+        if (!r.ok() || len > quint64(r.remaining()) || d.offset + len > d.totalSize || d.totalSize == 0)
+            return false;
+        d.length = qsizetype(len);
+        d.data = r.bytes(d.length);
+        return r.ok();
+    }
+    case FrameType::PathChallenge:
+    case FrameType::PathResponse:
+        f.a = r.u64();
+        return r.ok();
+    default:
+        return false;
+    }
+}
+
+} // namespace sss::core::wire
