@@ -2,6 +2,7 @@
 // (docs/protocol-crypto.md) and a robustness loop over malformed input.
 #include "crypto/handshake.h"
 
+#include <QFile>
 #include <QRandomGenerator>
 #include <QTest>
 #include <sodium.h>
@@ -55,8 +56,11 @@ void checkKeysWork(const TransportKeys &a, const TransportKeys &b)
     QCOMPARE(rb->openCopy(5, "h", sa->sealCopy(5, "h", "data")).value_or(QByteArray()), QByteArray("data"));
 }
 
+QList<QByteArray> docLines; // "name = hex" lines that docs/protocol-crypto.md must contain
+
 void vector(const char *name, const QByteArray &actual, const char *expectedHex)
 {
+    docLines.append(QByteArray(name) + " = " + actual.toHex());
     if (qEnvironmentVariableIsSet("SSS_PRINT_VECTORS"))
         qInfo("%s %s", name, actual.toHex().constData());
     QCOMPARE(actual.toHex(), QByteArray(expectedHex));
@@ -376,6 +380,14 @@ private slots:
             "dda6a727072a3efdd41e0630d9da75c84c9b");
         QVERIFY(hs2.consumeCookieReply(cookieReply));
         vector("initiation2_mac2", hs2.initiation().right(16), "86334c90eeb1fda129d3f47692bd780e");
+
+        // The document carries the same vectors, so the two cannot drift apart.
+        QFile doc(QStringLiteral(SSS_DOCS_DIR "/protocol-crypto.md"));
+        QVERIFY(doc.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = doc.readAll().split('\n');
+        QCOMPARE(docLines.size(), 14);
+        for (const QByteArray &l : std::as_const(docLines))
+            QVERIFY2(lines.contains(l), l.constData());
     }
 
     void robustness()
