@@ -1,0 +1,157 @@
+#include "recvbuffer.h"
+
+#include "sendbuffer.h" // sharedSlice
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace sss::core {
+
+RecvBuffer::Result RecvBuffer::insert(uint64_t offset, const QByteArray &data, bool messageEnd, bool fin,
+                                      uint64_t maxOffset)
+{
+    const uint64_t len = uint64_t(data.size());
+    if (len > std::numeric_limits<uint64_t>::max() - offset)
+        return Result::FlowControlViolation;
+    const uint64_t end = offset + len;
+    if (finalSize_) {
+        if (end > *finalSize_ || (fin && end != *finalSize_))
+            return Result::FinalSizeViolation;
+    } else if (fin && end < highest_) {
+        return Result::FinalSizeViolation;
+    }
+    if (end > maxOffset)
+        return Result::FlowControlViolation;
+
+    bool changed = false;
+    if (fin && !finalSize_) {
+        finalSize_ = end;
+        changed = true;
+    }
+    highest_ = std::max(highest_, end);
+    if (discarding_)
+        return changed ? Result::Ok : Result::Duplicate;
+
+    if (len > 0 && end > readOffset_) {
+        // Store only the gaps between held segments, as slices sharing `data`.
+        uint64_t pos = std::max(offset, readOffset_);
+        auto it = segs_.upper_bound(pos);
+        if (it != segs_.begin()) {
+            auto prev = std::prev(it);
+            pos = std::max(pos, prev->first + uint64_t(prev->second.size()));
+        }
+        while (pos < end) {
+            const uint64_t gapEnd = (it == segs_.end() || it->first > end) ? end : it->first;
+            if (gapEnd > pos) {
+                const qsizetype n = qsizetype(gapEnd - pos);
+                segs_.emplace_hint(it, pos, sharedSlice(data, qsizetype(pos - offset), n));
+                buffered_ += n;
+                changed = true;
+            }
+            if (it == segs_.end())
+                break;
+            pos = it->first + uint64_t(it->second.size());
+            ++it;
+        }
+    }
+
+    if (messageEnd && end > readOffset_ && boundaries_.insert(end).second) {
+        changed = true;
+        if (end <= contiguousEnd_)
+            ++completeMessages_;
+    }
+
+    const uint64_t oldContiguous = contiguousEnd_;
+    for (auto it = segs_.lower_bound(contiguousEnd_); it != segs_.end() && it->first == contiguousEnd_; ++it)
+        contiguousEnd_ += uint64_t(it->second.size());
+    if (contiguousEnd_ != oldContiguous) {
+        for (auto b = boundaries_.upper_bound(oldContiguous); b != boundaries_.end() && *b <= contiguousEnd_;
+             ++b)
+            ++completeMessages_;
+    }
+    return changed ? Result::Ok : Result::Duplicate;
+}
+
+void RecvBuffer::consume(qint64 n)
+{
+    readOffset_ += uint64_t(n);
+    buffered_ -= n;
+    while (!segs_.empty()) {
+        auto it = segs_.begin();
+        const uint64_t segEnd = it->first + uint64_t(it->second.size());
+        if (segEnd <= readOffset_) {
+            segs_.erase(it);
+            continue;
+        }
+        if (it->first < readOffset_) {
+            // Re-key the partly read front segment without reallocating the node.
+            auto node = segs_.extract(it);
+            const qsizetype skip = qsizetype(readOffset_ - node.key());
+            node.mapped() = sharedSlice(node.mapped(), skip, node.mapped().size() - skip);
+            node.key() = readOffset_;
+            segs_.insert(std::move(node));
+        }
+        break;
+    }
+    while (!boundaries_.empty() && *boundaries_.begin() <= readOffset_) {
+        boundaries_.erase(boundaries_.begin());
+        --completeMessages_;
+    }
+}
+
+QByteArray RecvBuffer::read(qint64 maxBytes)
+{
+    const qint64 n = std::min(maxBytes, bytesAvailable());
+    if (n <= 0)
+        return QByteArray();
+    const QByteArray &front = segs_.begin()->second;
+    QByteArray out;
+    if (front.size() >= n) {
+        out = sharedSlice(front, 0, n);
+    } else {
+        out = QByteArray(n, Qt::Uninitialized);
+        peek(out.data(), n);
+    }
+    consume(n);
+    return out;
+}
+
+qint64 RecvBuffer::peek(char *data, qint64 maxBytes) const
+{
+    const qint64 n = std::min(maxBytes, bytesAvailable());
+    if (n <= 0)
+        return 0;
+    qint64 copied = 0;
+    for (auto it = segs_.begin(); copied < n; ++it) {
+        const qint64 take = std::min(n - copied, qint64(it->second.size()));
+        std::memcpy(data + copied, it->second.constData(), size_t(take));
+        copied += take;
+    }
+    return n;
+}
+
+qint64 RecvBuffer::nextMessageSize() const
+{
+    if (completeMessages_ == 0)
+        return -1;
+    return qint64(*boundaries_.begin() - readOffset_);
+}
+
+QByteArray RecvBuffer::readMessage()
+{
+    const qint64 n = nextMessageSize();
+    return n > 0 ? read(n) : QByteArray();
+}
+
+void RecvBuffer::clear()
+{
+    segs_.clear();
+    boundaries_.clear();
+    buffered_ = 0;
+    completeMessages_ = 0;
+    contiguousEnd_ = readOffset_;
+    discarding_ = true;
+}
+
+} // namespace sss::core

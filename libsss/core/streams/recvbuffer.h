@@ -1,0 +1,58 @@
+// Receiver-side stream reassembly: out-of-order segments, message boundaries, final size.
+#pragma once
+
+#include <QByteArray>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace sss::core {
+
+class RecvBuffer
+{
+public:
+    enum class Result { Ok, Duplicate, FlowControlViolation, FinalSizeViolation };
+
+    // Validates and stores a received chunk. Errors leave the buffer untouched. Bytes already held
+    // or already read keep their first value (a retransmission cannot rewrite them). Ok means
+    // something new was learnt (bytes, a boundary or the final size), Duplicate means nothing.
+    // Final size is checked before flow control (end > maxOffset).
+    Result insert(uint64_t offset, const QByteArray &data, bool messageEnd, bool fin, uint64_t maxOffset);
+
+    qint64 bytesAvailable() const { return qint64(contiguousEnd_ - readOffset_); } // contiguous, unread
+    QByteArray read(qint64 maxBytes); // ignores message boundaries; consumes those it passes
+    qint64 peek(char *data, qint64 maxBytes) const;
+    bool hasMessage() const { return completeMessages_ > 0; }
+    qint64 nextMessageSize() const; // -1 if no complete message at the read position
+    QByteArray readMessage(); // exactly one message (boundary consumed); empty if none
+    int pendingMessageCount() const { return completeMessages_; }
+
+    bool finReceived() const { return finalSize_.has_value(); }
+    std::optional<uint64_t> finalSize() const { return finalSize_; }
+    bool atEnd() const { return finalSize_ && readOffset_ == *finalSize_; }
+    uint64_t readOffset() const { return readOffset_; }
+    uint64_t receivedContiguous() const { return contiguousEnd_; }
+    uint64_t highestReceived() const { return highest_; }
+    qint64 bufferedBytes() const { return buffered_; } // contiguous unread + out of order
+    int segmentCount() const { return int(segs_.size()); }
+
+    // On reset: drops buffered data and boundaries. Offsets and final size are kept, and later
+    // inserts are still validated (final size, flow control) but their data is discarded.
+    void clear();
+
+private:
+    void consume(qint64 n);
+
+    std::map<uint64_t, QByteArray> segs_; // disjoint, all at or above readOffset_
+    std::set<uint64_t> boundaries_; // message ends > readOffset_
+    uint64_t readOffset_ = 0;
+    uint64_t contiguousEnd_ = 0;
+    uint64_t highest_ = 0;
+    std::optional<uint64_t> finalSize_;
+    qint64 buffered_ = 0;
+    int completeMessages_ = 0; // boundaries in (readOffset_, contiguousEnd_]
+    bool discarding_ = false;
+};
+
+} // namespace sss::core

@@ -1,0 +1,108 @@
+#include "scheduler.h"
+
+namespace sss::core {
+
+void PriorityScheduler::link(Node *n)
+{
+    Level &l = levels_[n->priority];
+    n->prev = l.tail;
+    n->next = nullptr;
+    if (l.tail)
+        l.tail->next = n;
+    else
+        l.head = n;
+    l.tail = n;
+}
+
+void PriorityScheduler::unlink(Node *n)
+{
+    auto lit = levels_.find(n->priority);
+    Q_ASSERT(lit != levels_.end());
+    Level &l = lit->second;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        l.head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        l.tail = n->prev;
+    n->prev = n->next = nullptr;
+    if (!l.head)
+        levels_.erase(lit);
+}
+
+void PriorityScheduler::setActive(uint64_t id, int priority)
+{
+    auto [it, inserted] = nodes_.try_emplace(id, Node {id, priority});
+    Node *n = &it->second;
+    if (inserted) {
+        link(n);
+        return;
+    }
+    if (n->priority == priority)
+        return;
+    unlink(n);
+    n->priority = priority;
+    link(n);
+}
+
+void PriorityScheduler::remove(uint64_t id)
+{
+    auto it = nodes_.find(id);
+    if (it == nodes_.end())
+        return;
+    unlink(&it->second);
+    nodes_.erase(it);
+}
+
+std::optional<int> PriorityScheduler::priorityOf(uint64_t id) const
+{
+    auto it = nodes_.find(id);
+    if (it == nodes_.end())
+        return std::nullopt;
+    return it->second.priority;
+}
+
+std::optional<uint64_t> PriorityScheduler::front() const
+{
+    if (levels_.empty())
+        return std::nullopt;
+    return levels_.begin()->second.head->id;
+}
+
+void PriorityScheduler::rotate(uint64_t id)
+{
+    auto it = nodes_.find(id);
+    if (it == nodes_.end())
+        return;
+    Node *n = &it->second;
+    Level &l = levels_.find(n->priority)->second;
+    if (l.tail == n)
+        return;
+    // Unlink within the level (it stays non-empty) and append.
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        l.head = n->next;
+    n->next->prev = n->prev;
+    n->prev = l.tail;
+    n->next = nullptr;
+    l.tail->next = n;
+    l.tail = n;
+}
+
+std::optional<int> PriorityScheduler::highestPriority() const
+{
+    if (levels_.empty())
+        return std::nullopt;
+    return levels_.begin()->first;
+}
+
+void PriorityScheduler::clear()
+{
+    nodes_.clear();
+    levels_.clear();
+}
+
+} // namespace sss::core

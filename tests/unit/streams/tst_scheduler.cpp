@@ -1,0 +1,172 @@
+#include "streams/scheduler.h"
+
+#include <QElapsedTimer>
+#include <QTest>
+#include <map>
+
+using namespace sss::core;
+
+class TestScheduler : public QObject
+{
+    Q_OBJECT
+private slots:
+    void empty();
+    void strictPriority_data();
+    void strictPriority();
+    void roundRobinFairness();
+    void priorityChange();
+    void removeAndRotateEdgeCases();
+    void millionIds();
+};
+
+void TestScheduler::empty()
+{
+    PriorityScheduler s;
+    QVERIFY(s.isEmpty());
+    QCOMPARE(s.size(), 0);
+    QVERIFY(!s.front());
+    QVERIFY(!s.highestPriority());
+    s.rotate(5);
+    s.remove(5);
+    QVERIFY(s.isEmpty());
+}
+
+void TestScheduler::strictPriority_data()
+{
+    // "id:prio" activations; expected service order when each served id is removed.
+    QTest::addColumn<QString>("activations");
+    QTest::addColumn<QString>("order");
+    QTest::newRow("higher first") << "1:0,2:5,3:-3"
+                                  << "2,1,3";
+    QTest::newRow("fifo within level") << "4:1,2:1,9:1"
+                                       << "4,2,9";
+    QTest::newRow("mixed") << "1:1,2:2,3:1,4:2,5:0"
+                           << "2,4,1,3,5";
+    QTest::newRow("negative levels") << "1:-5,2:-1,3:-10"
+                                     << "2,1,3";
+    QTest::newRow("reactivate same prio keeps place") << "1:0,2:0,1:0"
+                                                      << "1,2";
+    QTest::newRow("extreme ints") << "1:-2147483648,2:2147483647"
+                                  << "2,1";
+}
+
+void TestScheduler::strictPriority()
+{
+    QFETCH(QString, activations);
+    QFETCH(QString, order);
+    PriorityScheduler s;
+    for (const QString &a : activations.split(u',')) {
+        const auto p = a.split(u':');
+        s.setActive(p[0].toULongLong(), p[1].toInt());
+    }
+    QStringList got;
+    while (auto f = s.front()) {
+        got << QString::number(*f);
+        s.remove(*f);
+    }
+    QCOMPARE(got.join(u','), order);
+}
+
+void TestScheduler::roundRobinFairness()
+{
+    PriorityScheduler s;
+    for (uint64_t id = 10; id < 15; ++id)
+        s.setActive(id, 3);
+    s.setActive(99, 1); // lower level: starved while level 3 is busy
+    std::map<uint64_t, int> served;
+    for (int i = 0; i < 1000; ++i) {
+        const uint64_t id = *s.front();
+        ++served[id];
+        s.rotate(id);
+    }
+    QCOMPARE(served.size(), size_t(5));
+    for (const auto &[id, n] : served)
+        QCOMPARE(n, 200);
+    // Strict order: the low level only runs once the high level empties.
+    for (uint64_t id = 10; id < 15; ++id)
+        s.remove(id);
+    QCOMPARE(s.front(), std::optional<uint64_t>(99));
+    QCOMPARE(s.highestPriority(), std::optional<int>(1));
+}
+
+void TestScheduler::priorityChange()
+{
+    PriorityScheduler s;
+    s.setActive(1, 0);
+    s.setActive(2, 0);
+    s.setActive(3, 0);
+    s.setActive(4, 5);
+    QCOMPARE(*s.front(), uint64_t(4));
+    s.setActive(4, 0); // demoted: joins the back of level 0
+    QCOMPARE(s.highestPriority(), std::optional<int>(0));
+    QCOMPARE(s.priorityOf(4), std::optional<int>(0));
+    QStringList order;
+    for (int i = 0; i < 4; ++i) {
+        order << QString::number(*s.front());
+        s.rotate(*s.front());
+    }
+    QCOMPARE(order.join(u','), "1,2,3,4");
+    s.setActive(2, 7); // promoted: served first, alone at its level
+    QCOMPARE(*s.front(), uint64_t(2));
+    s.rotate(2);
+    QCOMPARE(*s.front(), uint64_t(2));
+    QCOMPARE(s.size(), 4);
+    s.remove(2);
+    QCOMPARE(s.highestPriority(), std::optional<int>(0));
+    QVERIFY(!s.isActive(2));
+    QVERIFY(!s.priorityOf(2));
+}
+
+void TestScheduler::removeAndRotateEdgeCases()
+{
+    PriorityScheduler s;
+    for (uint64_t id = 1; id <= 4; ++id)
+        s.setActive(id, 0);
+    s.remove(2); // middle
+    s.remove(4); // tail
+    s.rotate(1); // head -> tail
+    QCOMPARE(*s.front(), uint64_t(3));
+    s.rotate(1); // already tail: no change
+    QCOMPARE(*s.front(), uint64_t(3));
+    s.remove(3);
+    s.remove(1);
+    QVERIFY(s.isEmpty());
+    QVERIFY(!s.highestPriority());
+    s.setActive(7, 2);
+    QCOMPARE(*s.front(), uint64_t(7));
+    s.clear();
+    QVERIFY(s.isEmpty() && !s.front());
+}
+
+void TestScheduler::millionIds()
+{
+    QElapsedTimer t;
+    t.start();
+    PriorityScheduler s;
+    constexpr uint64_t n = 1000000;
+    for (uint64_t id = 0; id < n; ++id)
+        s.setActive(id, int(id % 8));
+    QCOMPARE(s.size(), qsizetype(n));
+    QCOMPARE(s.highestPriority(), std::optional<int>(7));
+    // Serve the top level round robin, change priorities, then drain everything.
+    for (int i = 0; i < 1000000; ++i)
+        s.rotate(*s.front());
+    for (uint64_t id = 0; id < n; id += 3)
+        s.setActive(id, int(id % 5));
+    uint64_t removed = 0;
+    int last = INT_MAX;
+    while (auto f = s.front()) {
+        const int p = *s.highestPriority();
+        QVERIFY(p <= last);
+        last = p;
+        s.remove(*f);
+        ++removed;
+    }
+    QCOMPARE(removed, n);
+    // Loose bound: O(n log n) work finishes in well under a second; O(n^2) never would.
+    QVERIFY2(t.elapsed() < 15000, qPrintable(QStringLiteral("%1 ms").arg(t.elapsed())));
+    qInfo("1e6 ids: %lld ms", qint64(t.elapsed()));
+}
+
+QTEST_APPLESS_MAIN(TestScheduler)
+#include "tst_scheduler.moc"
