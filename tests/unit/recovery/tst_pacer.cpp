@@ -169,6 +169,21 @@ private slots:
         QCOMPARE(p.tokens(t0), -double(p.capacityBytes()));
     }
 
+    void datagramSize()
+    {
+        Pacer p(kMss);
+        p.setMaxDatagramSize(1400);
+        QCOMPARE(p.capacityBytes(), qint64(14000));
+        for (qint64 bad : {qint64(0), qint64(-1), qint64(1) << 20})
+            p.setMaxDatagramSize(bad); // ignored
+        QCOMPARE(p.capacityBytes(), qint64(14000));
+        QCOMPARE(Pacer(0).capacityBytes(), 10 * kDefaultMaxDatagramSize);
+        // Shrinking trims credit to the new bucket.
+        p.setRate(12000, 100ms, false);
+        p.setMaxDatagramSize(1000);
+        QCOMPARE(p.tokens(t0), 10000.0);
+    }
+
     // A clock step backwards must not mint credit.
     void timeGoingBackwards()
     {
