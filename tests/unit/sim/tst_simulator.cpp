@@ -2,8 +2,8 @@
 #include "sim/simulator.h"
 #include "sim/testsupport.h"
 
-#include <QElapsedTimer>
 #include <QTest>
+#include <ctime>
 
 using namespace sss;
 using namespace std::chrono_literals;
@@ -311,28 +311,39 @@ void tst_Simulator::seedHelpers()
     qunsetenv("SSS_SEEDS");
 }
 
+// The speed bound only means something in an optimised, uninstrumented build; elsewhere a tenth of
+// the events still exercises the same code without making the test slow.
+#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
+static constexpr bool kTimed = false;
+static constexpr int kHalf = 50000;
+#else
+static constexpr bool kTimed = true;
+static constexpr int kHalf = 500000;
+#endif
+
 void tst_Simulator::millionEvents()
 {
     // Micro-check: 1e6 events (a self-rescheduling chain plus a bulk of random times).
     Simulator s(3);
-    QElapsedTimer wall;
-    wall.start();
+    // CPU time rather than wall time: the test machines are shared and often overloaded.
+    const std::clock_t cpu0 = std::clock();
     int chain = 0;
     std::function<void()> next = [&] {
-        if (++chain < 500000)
+        if (++chain < kHalf)
             s.scheduleAfter(1us, next);
     };
     s.post(next);
     quint64 bulk = 0;
-    for (int i = 0; i < 500000; ++i)
+    for (int i = 0; i < kHalf; ++i)
         s.schedule(s.now() + core::Duration(s.rng()() % 1000000000), [&bulk] { ++bulk; });
     s.run();
-    const qint64 ms = wall.elapsed();
-    QCOMPARE(chain, 500000);
-    QCOMPARE(bulk, 500000u);
-    QCOMPARE(s.eventsProcessed(), 1000000u);
-    qInfo("1e6 events in %lld ms", ms);
-    QVERIFY2(ms < 3000, qPrintable(QStringLiteral("1e6 events took %1 ms").arg(ms)));
+    const qint64 ms = qint64(double(std::clock() - cpu0) * 1000 / CLOCKS_PER_SEC);
+    QCOMPARE(chain, kHalf);
+    QCOMPARE(bulk, quint64(kHalf));
+    QCOMPARE(s.eventsProcessed(), quint64(2 * kHalf));
+    qInfo("%d events in %lld ms of CPU time", 2 * kHalf, ms);
+    if (kTimed)
+        QVERIFY2(ms < 2000, qPrintable(QStringLiteral("1e6 events took %1 ms of CPU").arg(ms)));
 }
 
 QTEST_APPLESS_MAIN(tst_Simulator)
