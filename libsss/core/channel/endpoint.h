@@ -12,6 +12,7 @@
 #include <QString>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <variant>
@@ -91,10 +92,12 @@ struct Event {
         Error,            // stream: error (reset by peer, service not found, channel lost...)
         PriorityChanged,  // stream: the peer changed the priority to `value`
         LinkStatusChanged,// peer: link status `status`
-        Finished,         // stream: the peer finished its direction (FIN) and everything was read
+        Finished,         // stream: the peer finished its direction (FIN); buffered data may remain
         Closed,           // stream: both directions are done; the core reclaimed its state (handle now invalid)
     };
-    Type type;
+    Event() = default;
+    explicit Event(Type t) : type(t) { }
+    Type type = Type::Readable;
     StreamHandle stream = 0;
     StreamHandle parent = 0;
     QByteArray peerId;
@@ -147,6 +150,9 @@ public:
     ~Endpoint();
     Endpoint(const Endpoint &) = delete;
     Endpoint &operator=(const Endpoint &) = delete;
+
+    // Deterministic randomness for simulation (connection ids, session ids, ephemeral keys).
+    void setRandomSource(std::function<void(uint8_t *out, size_t len)> random);
 
     QByteArray peerId() const; // our own PeerId (32-byte Ed25519 public key)
     const EndpointConfig &config() const;

@@ -1,0 +1,668 @@
+#include "channel.h"
+
+#include "channel/shared.h"
+#include "crypto/hkdf.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sss::core {
+
+using wire::FrameType;
+
+quint64 reconstructPacketNumber(quint64 largestReceived, quint32 truncated, bool anyReceived)
+{
+    // RFC 9000 §A.3 with a 32-bit window.
+    const quint64 expected = anyReceived ? largestReceived + 1 : 0;
+    constexpr quint64 win = quint64(1) << 32, half = win / 2, mask = win - 1;
+    const quint64 candidate = (expected & ~mask) | truncated;
+    if (candidate + half <= expected && candidate + win < (quint64(1) << 62))
+        return candidate + win;
+    if (candidate > expected + half && candidate >= win)
+        return candidate - win;
+    return candidate;
+}
+
+namespace {
+void putU32(char *p, quint32 v)
+{
+    p[0] = char(v >> 24);
+    p[1] = char(v >> 16);
+    p[2] = char(v >> 8);
+    p[3] = char(v);
+}
+void putU64(char *p, quint64 v)
+{
+    for (int i = 7; i >= 0; --i) {
+        p[i] = char(v & 0xff);
+        v >>= 8;
+    }
+}
+} // namespace
+
+Channel::Channel(EndpointShared &ep, Session *session, bool initiator, quint64 localCid,
+                 const SocketAddress &peer, Instant now)
+    : ep_(ep)
+    , session_(session)
+    , initiator_(initiator)
+    , localCid_(localCid)
+    , peer_(peer)
+    , created_(now)
+    , lastReceived_(now)
+    , lastSent_(now)
+    , cc_(createCongestionController(ep.config.congestionAlgorithm == 0 ? CongestionAlgorithm::NewReno
+                                                                         : CongestionAlgorithm::Cubic,
+                                     ep.config.maxDatagramSize))
+    , pacer_(ep.config.maxDatagramSize)
+    , nextHandshakeSend_(now)
+{
+    buffer_.reserve(2048);
+}
+
+Channel::~Channel() = default;
+
+void Channel::establish(Instant now, const crypto::TransportKeys &keys, quint64 peerCid)
+{
+    suite_ = keys.suite;
+    sendSecret_ = keys.send.secret;
+    recvSecret_ = keys.recv.secret;
+    sendKey_ = crypto::PacketProtection::create(suite_, keys.send.key, keys.send.iv);
+    recvKey_ = crypto::PacketProtection::create(suite_, keys.recv.key, keys.recv.iv);
+    peerCid_ = peerCid;
+    state_ = State::Established;
+    lastReceived_ = now;
+    lastRekey_ = now;
+    handshake.reset();
+    // The initiator reached the responder at the address it chose and got an authenticated answer.
+    addressValidated_ = initiator_;
+    ep_.trace(now, "security:handshake_done",
+              QStringLiteral("cid=%1 initiator=%2 suite=%3").arg(localCid_).arg(initiator_).arg(int(suite_)));
+}
+
+Channel::SentPacket *Channel::sentPacket(quint64 pn)
+{
+    if (sent_.empty() || pn < sent_.front().pn || pn >= sent_.front().pn + sent_.size())
+        return nullptr;
+    return &sent_[size_t(pn - sent_.front().pn)];
+}
+
+bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *data, qsizetype size)
+{
+    if (state_ == State::Handshaking || state_ == State::Closed || !recvKey_)
+        return false;
+    if (size < kShortHeaderSize + crypto::PacketProtection::kTagSize) {
+        ++packetsDropped_;
+        return false;
+    }
+    const quint8 flags = quint8(data[0]);
+    const bool phase = flags & kKeyPhaseBit;
+    const quint32 trunc = (quint32(quint8(data[9])) << 24) | (quint32(quint8(data[10])) << 16)
+        | (quint32(quint8(data[11])) << 8) | quint32(quint8(data[12]));
+    const quint64 pn = reconstructPacketNumber(largestReceived_, trunc, anyReceived_);
+    if (anyReceived_ && pn + kReplayWindow <= largestReceived_) {
+        ++packetsDropped_;
+        return false; // too old to tell apart from a replay
+    }
+    if (received_.contains(pn)) {
+        ++packetsDropped_;
+        return false; // duplicate / replay
+    }
+    // Pick the key by phase: the current one, the previous one (late packets), or the next one.
+    crypto::PacketProtection *key = nullptr;
+    bool isNext = false;
+    if (phase == recvPhase_) {
+        key = recvKey_.get();
+    } else if (recvPrev_ && pn < recvPhaseStartPn_) {
+        key = recvPrev_.get();
+    } else {
+        if (!recvNext_) {
+            const crypto::DirectionKeys k = crypto::deriveDirection(crypto::nextSecret(recvSecret_));
+            recvNext_ = crypto::PacketProtection::create(suite_, k.key, k.iv);
+        }
+        key = recvNext_.get();
+        isNext = true;
+    }
+    const qsizetype clen = size - kShortHeaderSize;
+    buffer_.resize(clen);
+    char *plain = buffer_.data();
+    if (!key->open(pn, reinterpret_cast<const uint8_t *>(data), kShortHeaderSize,
+                   reinterpret_cast<const uint8_t *>(data + kShortHeaderSize), size_t(clen),
+                   reinterpret_cast<uint8_t *>(plain))) {
+        ++packetsDropped_;
+        return false;
+    }
+    const qsizetype plen = clen - crypto::PacketProtection::kTagSize;
+    // Validate every frame before applying any, so a malformed packet changes nothing.
+    if (!wire::forEachFrame(plain, plen, [](const wire::Frame &) {})) {
+        ++packetsDropped_;
+        return false;
+    }
+    if (isNext) {
+        recvSecret_ = crypto::nextSecret(recvSecret_);
+        recvPrev_ = std::move(recvKey_);
+        recvKey_ = std::move(recvNext_);
+        recvPhase_ = phase;
+        recvPhaseStartPn_ = pn;
+        prevKeyDiscard_ = now + 3 * rtt_.pto(ep_.config.maxAckDelay);
+        ++keyUpdates_;
+        ep_.trace(now, "security:key_updated", QStringLiteral("direction=recv pn=%1").arg(pn));
+    }
+    const bool outOfOrder = anyReceived_ && pn != largestReceived_ + 1;
+    received_.insert(pn);
+    if (received_.rangeCount() > 64 || (anyReceived_ && pn > kReplayWindow))
+        received_.removeBelow(std::max<quint64>(largestReceived_, pn) > kReplayWindow
+                                  ? std::max<quint64>(largestReceived_, pn) - kReplayWindow
+                                  : 0);
+    toAck_.insert(pn);
+    toAck_.keepHighest(32);
+    const bool newest = !anyReceived_ || pn > largestReceived_;
+    if (newest) {
+        largestReceived_ = pn;
+        largestReceivedTime_ = now;
+    }
+    anyReceived_ = true;
+    lastReceived_ = now;
+    ++packetsReceived_;
+    bytesReceived_ += quint64(size);
+
+    if (from != peer_) {
+        if (newest) {
+            // The peer moved (NAT rebinding, mobility). Follow it, but validate the new path before
+            // sending more than 3x what it sent us there.
+            ep_.trace(now, "connectivity:path_changed",
+                      QStringLiteral("from=%1 to=%2").arg(peer_.toString(), from.toString()));
+            peer_ = from;
+            if (session_)
+                session_->lastPeerAddress = from;
+            addressValidated_ = false;
+            unvalidatedReceived_ = 0;
+            unvalidatedSent_ = 0;
+            pathChallenge_ = ep_.randomU64();
+            pathChallengePending_ = true;
+        }
+    } else if (!addressValidated_ && !initiator_ && pathChallenge_ == 0) {
+        addressValidated_ = true; // the initiator proved it got our response at this address
+    }
+    if (!addressValidated_)
+        unvalidatedReceived_ += size;
+
+    bool ackEliciting = false;
+    bool violation = false;
+    wire::forEachFrame(plain, plen, [&](const wire::Frame &f) {
+        if (violation || state_ == State::Closed)
+            return;
+        if (wire::isAckEliciting(f.type))
+            ackEliciting = true;
+        switch (f.type) {
+        case FrameType::Ack:
+            onAckFrame(now, f.ack);
+            break;
+        case FrameType::Ping:
+            break;
+        case FrameType::Close:
+            closeReason_ = f.close.reason.isEmpty() ? QStringLiteral("closed by peer") : f.close.reason;
+            state_ = State::Closed;
+            ep_.trace(now, "connectivity:closed_by_peer", closeReason_);
+            break;
+        case FrameType::PathChallenge:
+            pathResponse_ = f.a;
+            break;
+        case FrameType::PathResponse:
+            if (pathChallenge_ && f.a == pathChallenge_) {
+                addressValidated_ = true;
+                pathChallenge_ = 0;
+                pathChallengePending_ = false;
+            }
+            break;
+        default:
+            if (session_ && !session_->handleFrame(now, f))
+                violation = true;
+            break;
+        }
+    });
+    if (violation) {
+        close(now, quint64(StreamError::ProtocolViolation), QStringLiteral("protocol violation"));
+        return true;
+    }
+    if (ackEliciting) {
+        ackPending_ = true;
+        ++ackElicitingSinceAck_;
+        if (outOfOrder || ackElicitingSinceAck_ >= 2)
+            ackDeadline_ = now;
+        else
+            ackDeadline_ = std::min(ackDeadline_, now + ep_.config.maxAckDelay);
+    }
+    return true;
+}
+
+void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
+{
+    const std::optional<quint64> largest = ack.ranges.max();
+    if (!largest || *largest >= nextPn_)
+        return; // acknowledges something never sent: ignore
+    bool newlyAckedEliciting = false;
+    SentPacket *largestNew = nullptr;
+    std::vector<SentPacket *> newly;
+    const quint64 base = sent_.empty() ? nextPn_ : sent_.front().pn;
+    for (auto it = ack.ranges.rbegin(); it != ack.ranges.rend(); ++it) {
+        const quint64 lo = std::max<quint64>(it->first, base);
+        for (quint64 pn = it->second; pn-- > lo;) {
+            SentPacket *p = sentPacket(pn);
+            if (!p || p->acked)
+                continue;
+            newly.push_back(p);
+        }
+    }
+    if (newly.empty())
+        return;
+    if (!anyAcked_ || *largest > largestAcked_) {
+        largestAcked_ = *largest;
+        anyAcked_ = true;
+    }
+    if (SentPacket *p = sentPacket(*largest); p && !p->acked)
+        largestNew = p;
+    const bool appLimited = maxInFlightSinceAck_ < cc_->window() / 2;
+    for (SentPacket *p : newly) {
+        if (p->ackEliciting)
+            newlyAckedEliciting = true;
+        if (p->inFlight && !p->lost)
+            bytesInFlight_ -= p->bytes;
+        if (p->lost)
+            cc_->onSpuriousCongestion();
+        p->acked = true;
+        if (p->inFlight && !p->lost)
+            cc_->onPacketAcked(now, AckedPacket{p->time, qint64(p->bytes)}, rtt_, appLimited);
+        if (p->largestAckedInAck)
+            toAck_.removeBelow(p->largestAckedInAck + 1);
+        if (session_ && !p->lost)
+            session_->onFramesAcked(p->frames);
+        else if (session_ && p->lost) {
+            // Declared lost too early: the retransmission is already queued; the data is simply acked.
+            session_->onFramesAcked(p->frames);
+        }
+        p->frames.clear();
+    }
+    if (largestNew && largestNew->ackEliciting) {
+        const Duration sample = now - largestNew->time;
+        const Duration ackDelay = std::chrono::microseconds(ack.ackDelayMicros);
+        rtt_.update(sample, ackDelay, true, ep_.config.maxAckDelay);
+    }
+    maxInFlightSinceAck_ = bytesInFlight_;
+    if (newlyAckedEliciting) {
+        ptoCount_ = 0;
+        probesToSend_ = 0;
+    }
+    detectLoss(now);
+    pruneSent();
+    pacer_.setRate(cc_->window(), rtt_.smoothed(), cc_->inSlowStart());
+}
+
+void Channel::detectLoss(Instant now)
+{
+    lossTime_ = kNever;
+    if (!anyAcked_)
+        return;
+    const Duration lossDelay = rtt_.lossDelay();
+    std::vector<SentPacket *> lost;
+    for (SentPacket &p : sent_) {
+        if (p.pn >= largestAcked_)
+            break;
+        if (p.acked || p.lost || (!p.inFlight && p.frames.isEmpty()))
+            continue;
+        if (largestAcked_ - p.pn >= 3 || p.time + lossDelay <= now) {
+            lost.push_back(&p);
+            continue;
+        }
+        lossTime_ = p.time + lossDelay;
+        break; // later packets were sent later and have higher numbers: not lost either
+    }
+    if (!lost.empty())
+        onPacketsLost(now, lost);
+}
+
+void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
+{
+    Instant largestLostTime{};
+    Instant firstLost = kNever, lastLost{};
+    for (SentPacket *p : lost) {
+        p->lost = true;
+        if (p->inFlight) {
+            bytesInFlight_ -= p->bytes;
+            largestLostTime = std::max(largestLostTime, p->time);
+        }
+        if (p->ackEliciting) {
+            firstLost = std::min(firstLost, p->time);
+            lastLost = std::max(lastLost, p->time);
+        }
+        ++packetsLost_;
+        for (const SentFrame &f : p->frames)
+            if (f.kind == SentFrame::StreamData)
+                retransmitted_ += f.length;
+        if (session_)
+            session_->onFramesLost(p->frames);
+        // Keep the frames: if the packet turns out to have arrived, its ack releases them normally.
+    }
+    if (largestLostTime != Instant{})
+        cc_->onCongestionEvent(now, largestLostTime);
+    // Persistent congestion (RFC 9002 §7.6): ack-eliciting losses spanning more than 3 PTOs.
+    if (rtt_.hasSample() && firstLost != kNever
+        && lastLost - firstLost > 3 * rtt_.pto(ep_.config.maxAckDelay)) {
+        cc_->onPersistentCongestion(now);
+    }
+    ep_.trace(now, "recovery:packet_lost", QStringLiteral("count=%1 cwnd=%2").arg(lost.size()).arg(cc_->window()));
+}
+
+void Channel::pruneSent()
+{
+    while (!sent_.empty() && (sent_.front().acked || sent_.front().lost)) {
+        // A lost packet's record is kept a little longer so a late ack still counts (spurious loss).
+        if (sent_.front().lost && !sent_.front().acked && sent_.size() < 4096 && anyAcked_
+            && sent_.front().pn + 1024 > largestAcked_)
+            break;
+        sent_.pop_front();
+    }
+}
+
+Instant Channel::ptoDeadline() const
+{
+    if (lastAckElicitingSent_ == Instant{} || state_ != State::Established)
+        return kNever;
+    bool anyEliciting = false;
+    for (const SentPacket &p : sent_)
+        if (p.ackEliciting && !p.acked && !p.lost) {
+            anyEliciting = true;
+            break;
+        }
+    if (!anyEliciting)
+        return kNever;
+    const Duration pto = rtt_.pto(ep_.config.maxAckDelay) * (1 << std::min(ptoCount_, 10));
+    return lastAckElicitingSent_ + pto;
+}
+
+void Channel::handleTimeout(Instant now)
+{
+    if (state_ == State::Closed)
+        return;
+    if (state_ == State::Closing) {
+        if (now >= closeDeadline_)
+            state_ = State::Closed;
+        return;
+    }
+    if (state_ == State::Handshaking) {
+        if (now - created_ >= ep_.config.handshakeTimeout) {
+            state_ = State::Closed;
+            closeReason_ = QStringLiteral("handshake timed out");
+        }
+        return;
+    }
+    const Duration idle = ep_.config.idleTimeout;
+    if (now - lastReceived_ >= idle) {
+        state_ = State::Closed;
+        idleExpired_ = true;
+        closeReason_ = QStringLiteral("idle timeout");
+        ep_.trace(now, "connectivity:idle_timeout", QStringLiteral("cid=%1").arg(localCid_));
+        return;
+    }
+    if (lossTime_ <= now) {
+        detectLoss(now);
+        pruneSent();
+    } else if (ptoDeadline() <= now) {
+        ++ptoCount_;
+        probesToSend_ = 2;
+        ep_.trace(now, "recovery:pto", QStringLiteral("count=%1").arg(ptoCount_));
+    }
+    if (prevKeyDiscard_ <= now) {
+        recvPrev_.reset();
+        prevKeyDiscard_ = kNever;
+    }
+    // Keepalive: while streams are open, never let the peer's idle timer run out.
+    if (session_ && session_->hasOpenStreams() && now - lastAckElicitingSent_ >= ep_.config.keepAliveInterval
+        && now - lastReceived_ >= ep_.config.keepAliveInterval / 2)
+        pingQueued_ = true;
+}
+
+Instant Channel::nextTimeout() const
+{
+    switch (state_) {
+    case State::Closed:
+        return kNever;
+    case State::Closing:
+        return closeDeadline_;
+    case State::Handshaking:
+        return std::min(initiator_ ? nextHandshakeSend_ : kNever, created_ + ep_.config.handshakeTimeout);
+    case State::Established:
+        break;
+    }
+    Instant t = lastReceived_ + ep_.config.idleTimeout;
+    if (ackPending_)
+        t = std::min(t, ackDeadline_);
+    t = std::min(t, lossTime_ != kNever ? lossTime_ : ptoDeadline());
+    t = std::min(t, prevKeyDiscard_);
+    if (session_ && session_->hasOpenStreams())
+        t = std::min(t, std::max(lastAckElicitingSent_ + ep_.config.keepAliveInterval,
+                                 lastReceived_ + ep_.config.keepAliveInterval / 2));
+    if (session_ && session_->hasPendingFrames() && bytesInFlight_ + ep_.config.maxDatagramSize <= cc_->window())
+        t = std::min(t, pacer_.nextSendTime(ep_.lastNow, ep_.config.maxDatagramSize));
+    return t;
+}
+
+qsizetype Channel::amplificationBudget() const
+{
+    if (addressValidated_)
+        return std::numeric_limits<qsizetype>::max();
+    return std::max<qsizetype>(0, 3 * unvalidatedReceived_ - unvalidatedSent_);
+}
+
+bool Channel::canSendData(Instant now, qsizetype size) const
+{
+    if (probesToSend_ > 0)
+        return true;
+    if (bytesInFlight_ + size > cc_->window())
+        return false;
+    return pacer_.nextSendTime(now, size) <= now;
+}
+
+void Channel::maybeRekey(Instant now)
+{
+    if (packetsSinceRekey_ < ep_.config.rekeyAfterPackets && now - lastRekey_ < ep_.config.rekeyAfterTime)
+        return;
+    // One update at a time: the peer must have acknowledged a packet of the current phase first.
+    if (!anyAcked_ || largestAcked_ < firstPnInSendPhase_)
+        return;
+    sendSecret_ = crypto::nextSecret(sendSecret_);
+    const crypto::DirectionKeys k = crypto::deriveDirection(sendSecret_);
+    sendKey_ = crypto::PacketProtection::create(suite_, k.key, k.iv);
+    sendPhase_ = !sendPhase_;
+    firstPnInSendPhase_ = nextPn_;
+    packetsSinceRekey_ = 0;
+    lastRekey_ = now;
+    ++keyUpdates_;
+    ep_.trace(now, "security:key_updated", QStringLiteral("direction=send pn=%1").arg(nextPn_));
+}
+
+void Channel::close(Instant now, quint64 code, const QString &reason)
+{
+    if (state_ == State::Closed || state_ == State::Closing)
+        return;
+    if (state_ == State::Handshaking) {
+        state_ = State::Closed;
+        closeReason_ = reason;
+        return;
+    }
+    closeCode_ = code;
+    closeReason_ = reason;
+    closeFrameQueued_ = true;
+    state_ = State::Closing;
+    closeDeadline_ = now + 3 * rtt_.pto(ep_.config.maxAckDelay);
+}
+
+void Channel::abandonInFlight()
+{
+    for (SentPacket &p : sent_) {
+        if (!p.acked && !p.lost && session_)
+            session_->onFramesLost(p.frames);
+        p.lost = true;
+    }
+    sent_.clear();
+    bytesInFlight_ = 0;
+}
+
+std::optional<Transmit> Channel::pollTransmit(Instant now)
+{
+    if (state_ == State::Closed)
+        return std::nullopt;
+    if (state_ == State::Handshaking) {
+        if (!initiator_ || !handshake || now < nextHandshakeSend_)
+            return std::nullopt;
+        nextHandshakeSend_ = now + handshakeBackoff_;
+        handshakeBackoff_ = std::min<Duration>(handshakeBackoff_ * 2, 2s);
+        return Transmit{peer_, handshake->initiation()};
+    }
+    if (state_ == State::Closing && !closeFrameQueued_)
+        return std::nullopt;
+
+    maybeRekey(now);
+    const qsizetype maxSize = ep_.config.maxDatagramSize;
+    const qsizetype budget = amplificationBudget();
+    if (budget < kShortHeaderSize + crypto::PacketProtection::kTagSize + 16)
+        return std::nullopt;
+    const qsizetype packetSize = std::min(maxSize, budget);
+    const qsizetype maxPayload = packetSize - kShortHeaderSize - crypto::PacketProtection::kTagSize;
+
+    QByteArray out;
+    out.reserve(packetSize);
+    out.resize(kShortHeaderSize);
+    Writer w(out);
+    SentFrames frames;
+    bool ackEliciting = false;
+    quint64 ackLargest = 0;
+
+    if (state_ == State::Closing) {
+        wire::writeClose(w, closeCode_, closeReason_);
+        closeFrameQueued_ = false;
+    } else {
+        // Plan the ACK first so data can use the rest of the packet.
+        QByteArray ackBytes;
+        if (ackPending_ && !toAck_.isEmpty()) {
+            Writer aw(ackBytes);
+            wire::writeAck(aw, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
+            ackLargest = *toAck_.max();
+        }
+        const bool ackDue = ackPending_ && ackDeadline_ <= now;
+        qsizetype room = maxPayload - ackBytes.size();
+        if (pathResponse_) {
+            wire::writePath(w, FrameType::PathResponse, *pathResponse_);
+            pathResponse_.reset();
+        }
+        if (pathChallengePending_) {
+            wire::writePath(w, FrameType::PathChallenge, pathChallenge_);
+            pathChallengePending_ = false;
+            ackEliciting = true;
+        }
+        room -= out.size() - kShortHeaderSize;
+        if (session_ && canSendData(now, packetSize) && room > 0)
+            session_->fill(now, w, room, frames, ackEliciting);
+        if (!ackEliciting && (pingQueued_ || probesToSend_ > 0)) {
+            w.varint(quint64(FrameType::Ping));
+            ackEliciting = true;
+        }
+        pingQueued_ = false;
+        const bool anyFrames = out.size() > kShortHeaderSize;
+        if (!ackBytes.isEmpty() && (ackDue || anyFrames)) {
+            w.bytes(ackBytes);
+            ackPending_ = false;
+            ackElicitingSinceAck_ = 0;
+            ackDeadline_ = kNever;
+        } else {
+            ackLargest = 0;
+        }
+        if (out.size() == kShortHeaderSize)
+            return std::nullopt;
+    }
+
+    // Header, then seal in place.
+    const quint64 pn = nextPn_++;
+    out[0] = char(kShortHeaderFlag | (sendPhase_ ? kKeyPhaseBit : 0));
+    putU64(out.data() + 1, peerCid_);
+    putU32(out.data() + 9, quint32(pn));
+    const qsizetype plen = out.size() - kShortHeaderSize;
+    out.resize(out.size() + crypto::PacketProtection::kTagSize);
+    uint8_t *p = reinterpret_cast<uint8_t *>(out.data());
+    sendKey_->seal(pn, p, kShortHeaderSize, p + kShortHeaderSize, size_t(plen), p + kShortHeaderSize);
+
+    SentPacket sp;
+    sp.pn = pn;
+    sp.time = now;
+    sp.bytes = quint32(out.size());
+    sp.ackEliciting = ackEliciting;
+    sp.inFlight = ackEliciting;
+    sp.largestAckedInAck = ackLargest;
+    sp.frames = std::move(frames);
+    if (sent_.empty() || sent_.back().pn + 1 == pn) {
+        sent_.push_back(std::move(sp));
+    } else {
+        // Unreachable (pns are consecutive); keep the invariant anyway.
+        sent_.clear();
+        sent_.push_back(std::move(sp));
+    }
+    if (ackEliciting) {
+        cc_->onPacketSent(now, out.size(), bytesInFlight_);
+        bytesInFlight_ += out.size();
+        maxInFlightSinceAck_ = std::max(maxInFlightSinceAck_, bytesInFlight_);
+        lastAckElicitingSent_ = now;
+        pacer_.onSent(now, out.size());
+        if (probesToSend_ > 0)
+            --probesToSend_;
+    }
+    if (!addressValidated_)
+        unvalidatedSent_ += out.size();
+    ++packetsSent_;
+    ++packetsSinceRekey_;
+    bytesSent_ += quint64(out.size());
+    lastSent_ = now;
+    return Transmit{peer_, std::move(out)};
+}
+
+LinkStatus Channel::linkStatus() const
+{
+    switch (state_) {
+    case State::Handshaking:
+        return LinkStatus::Connecting;
+    case State::Established:
+        return ptoCount_ >= 3 ? LinkStatus::Stalled : LinkStatus::Up;
+    default:
+        return LinkStatus::Down;
+    }
+}
+
+ChannelStats Channel::stats() const
+{
+    ChannelStats s;
+    s.peerId = session_ ? session_->peerId() : QByteArray();
+    s.peerAddress = peer_;
+    s.status = linkStatus();
+    s.initiator = initiator_;
+    s.cipher = suite_ == crypto::CipherSuite::Aes256Gcm ? QStringLiteral("AES-256-GCM")
+        : suite_ == crypto::CipherSuite::Null           ? QStringLiteral("NULL")
+                                                        : QStringLiteral("ChaCha20-Poly1305");
+    s.congestionAlgorithm = QString::fromLatin1(cc_->name());
+    s.srtt = rtt_.smoothed();
+    s.rttvar = rtt_.rttvar();
+    s.minRtt = rtt_.hasSample() ? rtt_.minRtt() : Duration{};
+    s.cwnd = cc_->window();
+    s.ssthresh = cc_->slowStartThreshold();
+    s.bytesInFlight = bytesInFlight_;
+    s.pacingRate = pacer_.rateBytesPerSecond();
+    s.packetsSent = packetsSent_;
+    s.packetsReceived = packetsReceived_;
+    s.bytesSent = bytesSent_;
+    s.bytesReceived = bytesReceived_;
+    s.packetsLost = packetsLost_;
+    s.retransmittedBytes = retransmitted_;
+    s.packetsDropped = packetsDropped_;
+    s.keyUpdates = keyUpdates_;
+    s.streamCount = session_ ? session_->streamCount() : 0;
+    return s;
+}
+
+} // namespace sss::core

@@ -1,0 +1,161 @@
+// A channel: one secure association between two endpoints. Packet protection and key updates, packet
+// numbers and the replay window, acknowledgements, RTT, loss detection, congestion control and pacing,
+// keepalive and idle timeout, path validation on address change. Stream content belongs to the Session.
+#pragma once
+
+#include "channel/session.h"
+#include "crypto/aead.h"
+#include "crypto/handshake.h"
+#include "recovery/congestion.h"
+#include "recovery/pacer.h"
+#include "recovery/rtt.h"
+
+#include <deque>
+#include <memory>
+
+namespace sss::core {
+
+struct EndpointShared;
+
+// Short-header packet: flags (0x40 | key phase) | destination cid (8) | packet number low 32 bits | AEAD.
+constexpr quint8 kShortHeaderFlag = 0x40;
+constexpr quint8 kKeyPhaseBit = 0x01;
+constexpr int kShortHeaderSize = 1 + 8 + 4;
+constexpr int kReplayWindow = 4096;
+
+quint64 reconstructPacketNumber(quint64 largestReceived, quint32 truncated, bool anyReceived);
+
+class Channel
+{
+public:
+    enum class State { Handshaking, Established, Closing, Closed };
+
+    Channel(EndpointShared &ep, Session *session, bool initiator, quint64 localCid, const SocketAddress &peer,
+            Instant now);
+    ~Channel();
+
+    State state() const { return state_; }
+    bool isInitiator() const { return initiator_; }
+    quint64 localCid() const { return localCid_; }
+    quint64 peerCid() const { return peerCid_; }
+    Session *session() const { return session_; }
+    void setSession(Session *s) { session_ = s; }
+    const SocketAddress &peerAddress() const { return peer_; }
+
+    // ---- handshake
+    std::unique_ptr<crypto::InitiatorHandshake> handshake; // initiator only, until established
+    QByteArray cachedResponse;                               // responder: resent for a retransmitted initiation
+    QByteArray initiationEphemeral;                          // responder: identifies that initiation
+    void establish(Instant now, const crypto::TransportKeys &keys, quint64 peerCid);
+    void onHandshakeBytesReceived(qsizetype n) { unvalidatedReceived_ += n; }
+    void onHandshakeBytesSent(qsizetype n) { unvalidatedSent_ += n; }
+    bool addressValidated() const { return addressValidated_; }
+
+    // ---- I/O
+    // Returns false if the packet was dropped (authentication, replay, malformed).
+    bool handlePacket(Instant now, const SocketAddress &from, const char *data, qsizetype size);
+    void handleTimeout(Instant now);
+    std::optional<Transmit> pollTransmit(Instant now);
+    Instant nextTimeout() const;
+    void close(Instant now, quint64 code, const QString &reason);
+    bool isDead() const { return state_ == State::Closed; }
+    QString closeReason() const { return closeReason_; }
+    bool closedByIdle() const { return idleExpired_; }
+
+    Duration smoothedRtt() const { return rtt_.hasSample() ? rtt_.smoothed() : 100ms; }
+    ChannelStats stats() const;
+    LinkStatus linkStatus() const;
+
+    // Everything in flight is handed back to the session as lost (the channel is going away).
+    void abandonInFlight();
+
+private:
+    struct SentPacket {
+        quint64 pn = 0;
+        Instant time;
+        quint32 bytes = 0;
+        bool ackEliciting = false;
+        bool inFlight = false;
+        bool acked = false;
+        bool lost = false;
+        quint64 largestAckedInAck = 0; // our ACK frame's largest (for pruning ack ranges), 0 = none
+        SentFrames frames;
+    };
+
+    bool canSendData(Instant now, qsizetype size) const;
+    void onAckFrame(Instant now, const wire::AckFrame &ack);
+    void detectLoss(Instant now);
+    void onPacketsLost(Instant now, std::vector<SentPacket *> &lost);
+    void setLossTimer(Instant now);
+    Instant ptoDeadline() const;
+    void pruneSent();
+    void maybeRekey(Instant now);
+    SentPacket *sentPacket(quint64 pn);
+    qsizetype amplificationBudget() const;
+
+    EndpointShared &ep_;
+    Session *session_;
+    bool initiator_;
+    State state_ = State::Handshaking;
+    quint64 localCid_, peerCid_ = 0;
+    SocketAddress peer_;
+    Instant created_, lastReceived_, lastSent_, lastAckElicitingSent_{};
+    QString closeReason_;
+    bool idleExpired_ = false;
+
+    // keys
+    crypto::CipherSuite suite_ = crypto::CipherSuite::ChaCha20Poly1305;
+    QByteArray sendSecret_, recvSecret_;
+    std::unique_ptr<crypto::PacketProtection> sendKey_, recvKey_, recvNext_, recvPrev_;
+    bool sendPhase_ = false, recvPhase_ = false;
+    quint64 recvPhaseStartPn_ = 0;
+    Instant prevKeyDiscard_ = kNever;
+    quint64 packetsSinceRekey_ = 0;
+    Instant lastRekey_{};
+    quint64 keyUpdates_ = 0;
+
+    // packet numbers, acks
+    quint64 nextPn_ = 0;
+    quint64 largestReceived_ = 0;
+    bool anyReceived_ = false;
+    RangeSet received_;       // replay window
+    RangeSet toAck_;          // ranges to report in ACK frames
+    bool ackPending_ = false;
+    int ackElicitingSinceAck_ = 0;
+    Instant ackDeadline_ = kNever;
+    Instant largestReceivedTime_{};
+
+    // recovery
+    std::deque<SentPacket> sent_; // contiguous by pn starting at sent_.front().pn
+    quint64 largestAcked_ = 0;
+    bool anyAcked_ = false;
+    RttEstimator rtt_;
+    std::unique_ptr<CongestionController> cc_;
+    Pacer pacer_;
+    qint64 bytesInFlight_ = 0;
+    Instant lossTime_ = kNever;
+    int ptoCount_ = 0;
+    int probesToSend_ = 0;
+    bool pingQueued_ = false;
+
+    // paths and anti-amplification
+    bool addressValidated_ = false;
+    qint64 unvalidatedReceived_ = 0, unvalidatedSent_ = 0;
+    quint64 pathChallenge_ = 0;
+    bool pathChallengePending_ = false;
+    std::optional<quint64> pathResponse_;
+    Instant nextHandshakeSend_{};
+    Duration handshakeBackoff_ = 250ms;
+    quint64 firstPnInSendPhase_ = 0;
+    qint64 maxInFlightSinceAck_ = 0;
+    Instant closeDeadline_ = kNever;
+    bool closeFrameQueued_ = false;
+    quint64 closeCode_ = 0;
+
+    // statistics
+    quint64 packetsSent_ = 0, packetsReceived_ = 0, bytesSent_ = 0, bytesReceived_ = 0;
+    quint64 packetsLost_ = 0, retransmitted_ = 0, packetsDropped_ = 0;
+    QByteArray buffer_;
+};
+
+} // namespace sss::core

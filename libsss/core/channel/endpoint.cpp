@@ -1,0 +1,894 @@
+#include "endpoint.h"
+
+#include "channel/channel.h"
+#include "channel/session.h"
+#include "channel/shared.h"
+#include "crypto/handshake.h"
+#include "crypto/identity.h"
+
+#include <algorithm>
+#include <map>
+
+namespace sss::core {
+
+const char *toString(StreamError e)
+{
+    switch (e) {
+    case StreamError::NoError: return "no error";
+    case StreamError::ServiceNotFound: return "no service is listening on the requested service/protocol";
+    case StreamError::ResetByPeer: return "the stream was reset by the peer";
+    case StreamError::SubstreamRefused: return "the peer refused the substream";
+    case StreamError::ConnectFailed: return "could not establish a channel to the peer";
+    case StreamError::PeerAuthenticationFailed: return "the peer could not be authenticated";
+    case StreamError::ChannelLost: return "the channel to the peer was lost";
+    case StreamError::ProtocolViolation: return "the peer violated the protocol";
+    case StreamError::StreamLimitReached: return "stream limit reached";
+    case StreamError::Closed: return "the stream is closed";
+    case StreamError::InvalidArgument: return "invalid argument";
+    case StreamError::Cancelled: return "the stream was reset locally";
+    }
+    return "unknown error";
+}
+
+namespace {
+quint64 be64(const char *p)
+{
+    quint64 v = 0;
+    for (int i = 0; i < 8; ++i)
+        v = (v << 8) | quint8(p[i]);
+    return v;
+}
+} // namespace
+
+struct Endpoint::Private {
+    Private(const crypto::StaticIdentity &id, const EndpointConfig &cfg)
+        : identity(id)
+        , responder(std::make_unique<crypto::Responder>(id))
+    {
+        shared.config = cfg;
+        shared.random = crypto::systemRandom();
+    }
+
+    QByteArray randomBytes(int n)
+    {
+        QByteArray b(n, '\0');
+        shared.random(reinterpret_cast<uint8_t *>(b.data()), size_t(n));
+        return b;
+    }
+
+    crypto::StaticIdentity identity;
+    std::unique_ptr<crypto::Responder> responder;
+    EndpointShared shared;
+    std::unordered_map<quint64, std::unique_ptr<Channel>> channels;
+    std::map<QByteArray, std::unique_ptr<Session>> sessions; // by session id
+    QHash<QByteArray, Session *> peerSessions;               // preferred session per peer
+    QHash<QByteArray, quint64> lastTimestamp;                // handshake replay protection per peer
+    quint64 lastOwnTimestamp = 0;
+    std::deque<Transmit> out;                                // handshake replies
+    std::deque<Instant> recentHandshakes;
+    std::vector<quint64> rrOrder;                            // round-robin over channels
+    size_t rrIndex = 0;
+    bool rrDirty = true;
+    StreamError lastError = StreamError::NoError;
+    QString lastErrorString;
+
+    const EndpointConfig &cfg() const { return shared.config; }
+
+    void fail(StreamError e, const QString &msg = {})
+    {
+        lastError = e;
+        lastErrorString = msg.isEmpty() ? QString::fromLatin1(toString(e)) : msg;
+    }
+
+    quint64 newCid()
+    {
+        for (;;) {
+            const quint64 c = shared.randomU64();
+            if (c != 0 && !channels.count(c))
+                return c;
+        }
+    }
+
+    uint8_t offeredSuites() const
+    {
+        uint8_t m = crypto::suiteMaskLocal();
+        if (!cfg().allowAesGcm)
+            m &= uint8_t(~crypto::suiteBit(crypto::CipherSuite::Aes256Gcm));
+        if (cfg().allowNullCipher)
+            m |= crypto::kSuiteBitNull;
+        return m;
+    }
+
+    quint64 timestamp(Instant now)
+    {
+        const quint64 wall = cfg().wallClockOffsetNs
+            + quint64(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+        lastOwnTimestamp = std::max(lastOwnTimestamp + 1, wall);
+        return lastOwnTimestamp;
+    }
+
+    StreamState *resolve(StreamHandle h, Session **session = nullptr)
+    {
+        auto it = shared.handles.find(h);
+        if (it == shared.handles.end())
+            return nullptr;
+        if (session)
+            *session = it->second.session;
+        return it->second.session->stream(it->second.wireId);
+    }
+
+    Channel *addChannel(std::unique_ptr<Channel> c)
+    {
+        Channel *raw = c.get();
+        channels.emplace(raw->localCid(), std::move(c));
+        rrDirty = true;
+        return raw;
+    }
+
+    void startHandshake(Instant now, Session *s, const SocketAddress &to, bool resume)
+    {
+        const quint64 cid = newCid();
+        auto ch = std::make_unique<Channel>(shared, s, true, cid, to, now);
+        ch->handshake = std::make_unique<crypto::InitiatorHandshake>(
+            identity, s->peerId(), cid, offeredSuites(), timestamp(now), s->localParams(resume).encode(),
+            randomBytes(32));
+        s->handshaking = addChannel(std::move(ch));
+        s->lastPeerAddress = to;
+        shared.trace(now, "security:handshake_started",
+                     QStringLiteral("peer=%1 to=%2 resume=%3")
+                         .arg(QString::fromLatin1(s->peerId().toHex().left(16)), to.toString())
+                         .arg(resume));
+    }
+
+    Session *newSession(const QByteArray &peerId, const QByteArray &sessionId, bool initiator)
+    {
+        auto s = std::make_unique<Session>(shared, peerId, sessionId, initiator);
+        Session *raw = s.get();
+        sessions[sessionId] = std::move(s);
+        peerSessions[peerId] = raw;
+        return raw;
+    }
+
+    void removeSession(Session *s)
+    {
+        if (peerSessions.value(s->peerId()) == s)
+            peerSessions.remove(s->peerId());
+        for (auto &[cid, ch] : channels)
+            if (ch->session() == s)
+                ch->setSession(nullptr);
+        sessions.erase(s->sessionId());
+    }
+
+    void handleInitiation(Instant now, const SocketAddress &from, const QByteArray &pkt)
+    {
+        while (!recentHandshakes.empty() && now - recentHandshakes.front() > 1s)
+            recentHandshakes.pop_front();
+        const bool underLoad = cfg().forceCookies || int(recentHandshakes.size()) >= cfg().cookieThreshold;
+        switch (responder->checkMacs(pkt, from, underLoad, now)) {
+        case crypto::Responder::MacCheck::Invalid:
+            return;
+        case crypto::Responder::MacCheck::NeedCookie: {
+            // Stateless: answer with a cookie and forget the initiation.
+            const QByteArray reply = responder->makeCookieReply(pkt, from, now);
+            if (!reply.isEmpty())
+                out.push_back(Transmit{from, reply});
+            return;
+        }
+        case crypto::Responder::MacCheck::Valid:
+            break;
+        }
+        recentHandshakes.push_back(now);
+        const QByteArray ephemeral = pkt.mid(crypto::kInitiationEphemeralOffset, 32);
+        // A retransmitted initiation (our response was lost): answer again with the same bytes.
+        for (auto &[cid, ch] : channels) {
+            if (!ch->isInitiator() && ch->initiationEphemeral == ephemeral) {
+                if (ch->peerAddress() == from && !ch->cachedResponse.isEmpty()) {
+                    ch->onHandshakeBytesReceived(pkt.size());
+                    ch->onHandshakeBytesSent(ch->cachedResponse.size());
+                    out.push_back(Transmit{from, ch->cachedResponse});
+                }
+                return;
+            }
+        }
+        std::optional<crypto::Responder::Incoming> in = responder->consumeInitiation(pkt);
+        if (!in)
+            return;
+        if (in->timestamp <= lastTimestamp.value(in->initiatorPeerId, 0)) {
+            shared.trace(now, "security:replay_rejected", QString());
+            return; // replayed or stale initiation
+        }
+        std::optional<TransportParams> params = TransportParams::decode(in->appPayload);
+        if (!params)
+            return;
+        const std::optional<crypto::CipherSuite> suite = crypto::chooseSuite(in->offeredSuites, offeredSuites());
+        if (!suite)
+            return;
+        Session *session = nullptr;
+        bool resumed = false;
+        auto sit = sessions.find(params->sessionId);
+        if (sit != sessions.end()) {
+            if (sit->second->peerId() != in->initiatorPeerId || sit->second->isInitiator())
+                return; // someone else's session id: refuse
+            if (params->resume) {
+                session = sit->second.get();
+                resumed = true;
+            } else {
+                sit->second->failAll(StreamError::ChannelLost, QStringLiteral("the peer restarted the session"));
+                dropSessionChannels(sit->second.get());
+                removeSession(sit->second.get());
+            }
+        }
+        if (!session)
+            session = newSession(in->initiatorPeerId, params->sessionId, false);
+        if (resumed)
+            dropSessionChannels(session);
+        const quint64 cid = newCid();
+        std::optional<crypto::Responder::Reply> reply
+            = responder->makeResponse(*in, cid, *suite, session->localParams(resumed).encode(), randomBytes(32));
+        if (!reply) {
+            if (!resumed)
+                removeSession(session);
+            return;
+        }
+        lastTimestamp[in->initiatorPeerId] = in->timestamp;
+        auto ch = std::make_unique<Channel>(shared, session, false, cid, from, now);
+        ch->establish(now, reply->keys, in->initiatorCid);
+        ch->cachedResponse = reply->packet;
+        ch->initiationEphemeral = ephemeral;
+        ch->onHandshakeBytesReceived(pkt.size());
+        ch->onHandshakeBytesSent(reply->packet.size());
+        Channel *raw = addChannel(std::move(ch));
+        session->setPeerParams(*params);
+        session->lastPeerAddress = from;
+        session->everConnected = true;
+        session->attachChannel(raw);
+        peerSessions[session->peerId()] = session;
+        out.push_back(Transmit{from, reply->packet});
+    }
+
+    // Detaches and forgets every channel of a session (its in-flight frames return to the session).
+    void dropSessionChannels(Session *s)
+    {
+        for (auto it = channels.begin(); it != channels.end();) {
+            if (it->second->session() == s) {
+                if (s->channel() == it->second.get()) {
+                    it->second->abandonInFlight();
+                    s->detachChannel();
+                }
+                if (s->handshaking == it->second.get())
+                    s->handshaking = nullptr;
+                it = channels.erase(it);
+                rrDirty = true;
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    void handleResponse(Instant now, const QByteArray &pkt)
+    {
+        const std::optional<quint64> cid = crypto::peekResponseReceiverCid(pkt);
+        if (!cid)
+            return;
+        auto it = channels.find(*cid);
+        if (it == channels.end() || it->second->state() != Channel::State::Handshaking || !it->second->handshake)
+            return;
+        Channel *ch = it->second.get();
+        std::optional<crypto::InitiatorHandshake::Result> r = ch->handshake->consumeResponse(pkt);
+        if (!r)
+            return;
+        std::optional<TransportParams> params = TransportParams::decode(r->appPayload);
+        Session *s = ch->session();
+        if (!params || !s || params->sessionId != s->sessionId()) {
+            ch->close(now, quint64(StreamError::ProtocolViolation), QStringLiteral("bad transport parameters"));
+            return;
+        }
+        if (s->everConnected && !params->resume) {
+            // The responder no longer knows our session: what was in flight is gone.
+            s->failAll(StreamError::ChannelLost, QStringLiteral("the peer lost the session state"));
+        }
+        ch->establish(now, r->keys, r->peerCid);
+        if (s->channel() && s->channel() != ch) {
+            Channel *old = s->channel();
+            old->abandonInFlight();
+            s->detachChannel();
+            old->close(now, 0, QStringLiteral("replaced"));
+        }
+        s->handshaking = nullptr;
+        s->setPeerParams(*params);
+        s->everConnected = true;
+        s->attachChannel(ch);
+        peerSessions[s->peerId()] = s;
+    }
+
+    void handleCookieReply(Instant now, const QByteArray &pkt)
+    {
+        const std::optional<quint64> cid = crypto::peekCid(pkt);
+        if (!cid)
+            return;
+        auto it = channels.find(*cid);
+        if (it == channels.end() || !it->second->handshake)
+            return;
+        if (it->second->handshake->consumeCookieReply(pkt))
+            shared.trace(now, "security:cookie_received", QString());
+    }
+
+    // Called after every input: retire dead channels, reconnect or give up sessions, report link status.
+    void sweep(Instant now)
+    {
+        for (auto it = channels.begin(); it != channels.end();) {
+            Channel *ch = it->second.get();
+            if (!ch->isDead()) {
+                ++it;
+                continue;
+            }
+            Session *s = ch->session();
+            if (s) {
+                if (s->channel() == ch) {
+                    ch->abandonInFlight();
+                    s->detachChannel();
+                    s->channelLostAt = now;
+                    if (s->isInitiator() && s->hasOpenStreams() && ch->closedByIdle())
+                        s->nextReconnect = now;
+                    else if (s->isInitiator() && s->hasOpenStreams())
+                        s->nextReconnect = now;
+                }
+                if (s->handshaking == ch) {
+                    s->handshaking = nullptr;
+                    if (!s->everConnected) {
+                        s->failAll(StreamError::ConnectFailed, ch->closeReason());
+                        s->channelLostAt = now - cfg().sessionLinger; // remove below
+                    } else {
+                        s->nextReconnect = now + std::min<Duration>(1s * (1 << std::min(s->reconnectAttempts, 4)), 10s);
+                        ++s->reconnectAttempts;
+                    }
+                }
+            }
+            it = channels.erase(it);
+            rrDirty = true;
+        }
+        std::vector<Session *> gone;
+        for (auto &[id, sp] : sessions) {
+            Session *s = sp.get();
+            if (!s->channel() && !s->handshaking) {
+                const bool lingerOver = s->channelLostAt != kNever && now - s->channelLostAt >= cfg().sessionLinger;
+                if (!s->hasOpenStreams() || lingerOver) {
+                    if (s->hasOpenStreams())
+                        s->failAll(StreamError::ChannelLost, QStringLiteral("the channel to the peer was lost"));
+                    gone.push_back(s);
+                    continue;
+                }
+                if (s->isInitiator() && s->nextReconnect <= now)
+                    startHandshake(now, s, s->lastPeerAddress, true);
+            }
+            const LinkStatus st = s->channel() ? s->channel()->linkStatus()
+                : s->handshaking               ? LinkStatus::Connecting
+                                               : LinkStatus::Down;
+            if (st != s->reportedStatus) {
+                s->reportedStatus = st;
+                Event e{Event::Type::LinkStatusChanged};
+                e.peerId = s->peerId();
+                e.status = st;
+                shared.events.push_back(std::move(e));
+            }
+        }
+        for (Session *s : gone) {
+            if (s->reportedStatus != LinkStatus::Down) {
+                Event e{Event::Type::LinkStatusChanged};
+                e.peerId = s->peerId();
+                e.status = LinkStatus::Down;
+                shared.events.push_back(std::move(e));
+            }
+            removeSession(s);
+        }
+    }
+};
+
+Endpoint::Endpoint(const crypto::StaticIdentity &identity, const EndpointConfig &config)
+    : d(std::make_unique<Private>(identity, config))
+{
+}
+
+Endpoint::~Endpoint()
+{
+    // Sessions reference channels and vice versa: drop channels first.
+    d->channels.clear();
+    d->sessions.clear();
+}
+
+void Endpoint::setRandomSource(std::function<void(uint8_t *, size_t)> random)
+{
+    d->shared.random = random;
+    d->responder = std::make_unique<crypto::Responder>(d->identity, std::move(random));
+}
+
+QByteArray Endpoint::peerId() const { return d->identity.publicKey(); }
+const EndpointConfig &Endpoint::config() const { return d->shared.config; }
+
+void Endpoint::handleDatagram(Instant now, const SocketAddress &from, const char *data, qsizetype size)
+{
+    d->shared.lastNow = now;
+    if (size < 1)
+        return;
+    const quint8 t = quint8(data[0]);
+    if (t & kShortHeaderFlag) {
+        if (size < kShortHeaderSize)
+            return;
+        auto it = d->channels.find(be64(data + 1));
+        if (it != d->channels.end())
+            it->second->handlePacket(now, from, data, size);
+    } else if (t == crypto::kTypeInitiation) {
+        d->handleInitiation(now, from, QByteArray(data, size));
+    } else if (t == crypto::kTypeResponse) {
+        d->handleResponse(now, QByteArray(data, size));
+    } else if (t == crypto::kTypeCookieReply) {
+        d->handleCookieReply(now, QByteArray(data, size));
+    }
+    d->sweep(now);
+}
+
+void Endpoint::handleTimeout(Instant now)
+{
+    d->shared.lastNow = now;
+    for (auto &[cid, ch] : d->channels)
+        if (ch->nextTimeout() <= now)
+            ch->handleTimeout(now);
+    for (auto &[id, s] : d->sessions)
+        if (s->nextTimeout() <= now)
+            s->handleTimeout(now);
+    d->sweep(now);
+}
+
+std::optional<Transmit> Endpoint::pollTransmit(Instant now)
+{
+    d->shared.lastNow = now;
+    if (!d->out.empty()) {
+        Transmit t = std::move(d->out.front());
+        d->out.pop_front();
+        return t;
+    }
+    if (d->rrDirty) {
+        d->rrOrder.clear();
+        for (auto &[cid, ch] : d->channels)
+            d->rrOrder.push_back(cid);
+        d->rrIndex = 0;
+        d->rrDirty = false;
+    }
+    const size_t n = d->rrOrder.size();
+    for (size_t i = 0; i < n; ++i) {
+        const size_t idx = (d->rrIndex + i) % n;
+        auto it = d->channels.find(d->rrOrder[idx]);
+        if (it == d->channels.end())
+            continue;
+        if (std::optional<Transmit> t = it->second->pollTransmit(now)) {
+            // Stay on this channel while it has a burst; fairness comes from pacing and the cwnd.
+            d->rrIndex = idx;
+            return t;
+        }
+    }
+    d->sweep(now);
+    return std::nullopt;
+}
+
+Instant Endpoint::nextTimeout() const
+{
+    Instant t = kNever;
+    if (!d->out.empty())
+        return d->shared.lastNow;
+    for (const auto &[cid, ch] : d->channels)
+        t = std::min(t, ch->nextTimeout());
+    for (const auto &[id, s] : d->sessions) {
+        t = std::min(t, s->nextTimeout());
+        if (!s->channel() && !s->handshaking) {
+            if (s->isInitiator() && s->hasOpenStreams())
+                t = std::min(t, s->nextReconnect);
+            if (s->channelLostAt != kNever)
+                t = std::min(t, s->channelLostAt + d->cfg().sessionLinger);
+        }
+    }
+    return t;
+}
+
+std::optional<Event> Endpoint::pollEvent()
+{
+    if (d->shared.events.empty())
+        return std::nullopt;
+    Event e = std::move(d->shared.events.front());
+    d->shared.events.pop_front();
+    // Per-stream coalescing flags: the next change after the app saw this event emits again.
+    if (StreamState *s = d->resolve(e.stream)) {
+        if (e.type == Event::Type::Readable)
+            s->readableEventQueued = false;
+        else if (e.type == Event::Type::DatagramReadable)
+            s->datagramEventQueued = false;
+    }
+    return e;
+}
+
+bool Endpoint::listen(const QString &service, const QString &protocol)
+{
+    const auto key = qMakePair(service, protocol);
+    if (d->shared.listeners.contains(key)) {
+        d->fail(StreamError::InvalidArgument, QStringLiteral("%1/%2 is already listened on").arg(service, protocol));
+        return false;
+    }
+    d->shared.listeners.insert(key);
+    return true;
+}
+
+void Endpoint::unlisten(const QString &service, const QString &protocol)
+{
+    d->shared.listeners.remove(qMakePair(service, protocol));
+}
+
+StreamHandle Endpoint::connectStream(Instant now, const QByteArray &peerId, const SocketAddress &hint,
+                                     const QString &service, const QString &protocol)
+{
+    d->shared.lastNow = now;
+    if (!crypto::isValidPeerId(peerId)) {
+        d->fail(StreamError::InvalidArgument, QStringLiteral("invalid PeerId"));
+        return 0;
+    }
+    if (peerId == this->peerId()) {
+        d->fail(StreamError::InvalidArgument, QStringLiteral("cannot connect to our own PeerId"));
+        return 0;
+    }
+    if (service.toUtf8().size() > 255 || protocol.toUtf8().size() > 255) {
+        d->fail(StreamError::InvalidArgument, QStringLiteral("service or protocol name too long"));
+        return 0;
+    }
+    Session *s = d->peerSessions.value(peerId);
+    if (!s) {
+        if (hint.port == 0 || hint.host.isNull()) {
+            d->fail(StreamError::InvalidArgument, QStringLiteral("no address known for this peer"));
+            return 0;
+        }
+        QByteArray sid(16, '\0');
+        d->shared.random(reinterpret_cast<uint8_t *>(sid.data()), size_t(sid.size()));
+        s = d->newSession(peerId, sid, true);
+        d->startHandshake(now, s, hint, false);
+    }
+    return s->openTopLevel(now, service, protocol);
+}
+
+StreamHandle Endpoint::openSubstream(Instant now, StreamHandle parent)
+{
+    Session *s = nullptr;
+    StreamState *p = d->resolve(parent, &s);
+    if (!p || p->resetQueued || p->error != StreamError::NoError) {
+        d->fail(StreamError::Closed);
+        return 0;
+    }
+    return s->openSubstream(now, *p);
+}
+
+StreamHandle Endpoint::acceptSubstream(StreamHandle parent)
+{
+    StreamState *p = d->resolve(parent);
+    if (!p || p->pendingChildren.isEmpty())
+        return 0;
+    return p->pendingChildren.takeFirst();
+}
+
+int Endpoint::pendingSubstreams(StreamHandle parent) const
+{
+    StreamState *p = d->resolve(parent);
+    return p ? int(p->pendingChildren.size()) : 0;
+}
+
+void Endpoint::setAcceptSubstreams(StreamHandle stream, bool accept)
+{
+    if (StreamState *p = d->resolve(stream))
+        p->acceptSubstreams = accept;
+}
+
+qint64 Endpoint::write(Instant now, StreamHandle h, const char *data, qint64 size, bool endOfMessage)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        d->fail(StreamError::Closed);
+        return -1;
+    }
+    const qint64 n = s->write(now, *st, data, size, endOfMessage);
+    if (n < 0)
+        d->fail(st->error != StreamError::NoError ? st->error : StreamError::Closed,
+                QStringLiteral("cannot write: the stream's write direction is closed"));
+    return n;
+}
+
+qint64 Endpoint::read(StreamHandle h, char *data, qint64 maxSize)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        d->fail(StreamError::Closed);
+        return -1;
+    }
+    return s->read(d->shared.lastNow, *st, data, maxSize);
+}
+
+qint64 Endpoint::peek(StreamHandle h, char *data, qint64 maxSize) const
+{
+    StreamState *st = d->resolve(h);
+    return st ? st->recv.peek(data, maxSize) : -1;
+}
+
+qint64 Endpoint::bytesAvailable(StreamHandle h) const
+{
+    StreamState *st = d->resolve(h);
+    return st ? st->recv.bytesAvailable() : 0;
+}
+
+qint64 Endpoint::bytesToWrite(StreamHandle h) const
+{
+    StreamState *st = d->resolve(h);
+    return st ? st->send.unackedBytes() : 0;
+}
+
+qint64 Endpoint::writeCapacity(StreamHandle h) const
+{
+    StreamState *st = d->resolve(h);
+    if (!st || st->sendShut || st->resetQueued)
+        return 0;
+    return std::max<qint64>(0, d->cfg().maxSendBufferPerStream - st->send.unackedBytes());
+}
+
+QByteArray Endpoint::readMessage(StreamHandle h)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st || !st->recv.hasMessage())
+        return {};
+    return s->readMessage(d->shared.lastNow, *st);
+}
+
+bool Endpoint::hasPendingMessages(StreamHandle h) const
+{
+    StreamState *st = d->resolve(h);
+    return st && st->recv.hasMessage();
+}
+
+qint64 Endpoint::pendingMessageSize(StreamHandle h) const
+{
+    StreamState *st = d->resolve(h);
+    return st ? st->recv.nextMessageSize() : -1;
+}
+
+bool Endpoint::atEnd(StreamHandle h) const
+{
+    StreamState *st = d->resolve(h);
+    return !st || st->recv.atEnd() || st->resetReceived;
+}
+
+bool Endpoint::writeDatagram(Instant now, StreamHandle h, const QByteArray &data, const DatagramOptions &opts)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        d->fail(StreamError::Closed);
+        return false;
+    }
+    if (data.isEmpty()) {
+        d->fail(StreamError::InvalidArgument, QStringLiteral("empty datagram"));
+        return false;
+    }
+    if (!s->writeDatagram(now, *st, data, opts)) {
+        d->fail(StreamError::Closed, QStringLiteral("cannot send a datagram: the stream's write direction is closed"));
+        return false;
+    }
+    return true;
+}
+
+std::optional<QByteArray> Endpoint::readDatagram(StreamHandle h)
+{
+    StreamState *st = d->resolve(h);
+    if (!st || st->inDatagrams.isEmpty())
+        return std::nullopt;
+    QByteArray b = st->inDatagrams.takeFirst();
+    if (Session *s = d->shared.handles[h].session)
+        s->maybeReclaim(*st);
+    return b;
+}
+
+bool Endpoint::hasPendingDatagrams(StreamHandle h) const
+{
+    StreamState *st = d->resolve(h);
+    return st && !st->inDatagrams.isEmpty();
+}
+
+qint64 Endpoint::pendingDatagramSize(StreamHandle h) const
+{
+    StreamState *st = d->resolve(h);
+    return st && !st->inDatagrams.isEmpty() ? st->inDatagrams.first().size() : -1;
+}
+
+bool Endpoint::setPriority(Instant, StreamHandle h, int priority)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        d->fail(StreamError::Closed);
+        return false;
+    }
+    s->setPriority(*st, priority);
+    return true;
+}
+
+int Endpoint::priority(StreamHandle h) const
+{
+    StreamState *st = d->resolve(h);
+    return st ? st->priority : 0;
+}
+
+bool Endpoint::shutdownWrite(Instant, StreamHandle h)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        d->fail(StreamError::Closed);
+        return false;
+    }
+    s->shutdownWrite(*st);
+    return true;
+}
+
+bool Endpoint::shutdownRead(Instant, StreamHandle h)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        d->fail(StreamError::Closed);
+        return false;
+    }
+    s->shutdownRead(*st);
+    return true;
+}
+
+bool Endpoint::reset(Instant, StreamHandle h, StreamError code)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        d->fail(StreamError::Closed);
+        return false;
+    }
+    s->reset(*st, code, true);
+    return true;
+}
+
+void Endpoint::release(Instant, StreamHandle h)
+{
+    Session *s = nullptr;
+    if (StreamState *st = d->resolve(h, &s))
+        s->release(*st);
+}
+
+bool Endpoint::isValid(StreamHandle h) const { return d->resolve(h) != nullptr; }
+
+QByteArray Endpoint::streamPeerId(StreamHandle h) const
+{
+    Session *s = nullptr;
+    return d->resolve(h, &s) ? s->peerId() : QByteArray();
+}
+
+StreamError Endpoint::streamError(StreamHandle h) const
+{
+    StreamState *st = d->resolve(h);
+    return st ? st->error : StreamError::Closed;
+}
+
+LinkStatus Endpoint::linkStatus(const QByteArray &peerId) const
+{
+    Session *s = d->peerSessions.value(peerId);
+    if (!s)
+        return LinkStatus::Down;
+    if (s->channel())
+        return s->channel()->linkStatus();
+    return s->handshaking ? LinkStatus::Connecting : LinkStatus::Down;
+}
+
+StreamError Endpoint::lastError() const { return d->lastError; }
+QString Endpoint::lastErrorString() const { return d->lastErrorString; }
+
+QList<ChannelStats> Endpoint::channelStats() const
+{
+    QList<ChannelStats> out;
+    for (const auto &[cid, ch] : d->channels)
+        out.append(ch->stats());
+    return out;
+}
+
+static StreamStats makeStats(const Session &s, const StreamState &st)
+{
+    StreamStats r;
+    r.handle = st.handle;
+    r.parent = st.parent;
+    r.wireId = st.wireId;
+    r.peerId = s.peerId();
+    r.priority = st.priority;
+    r.service = st.service;
+    r.protocol = st.protocol;
+    r.state = st.resetQueued || st.resetReceived ? QStringLiteral("reset")
+        : st.send.isFinished() && st.recv.finReceived() ? QStringLiteral("closing")
+        : st.send.isFinished()                          ? QStringLiteral("write-closed")
+        : st.recv.finReceived()                         ? QStringLiteral("read-closed")
+                                                        : QStringLiteral("open");
+    r.queuedBytes = st.send.queuedBytes();
+    r.inFlightBytes = st.send.inFlightBytes();
+    r.ackedBytes = qint64(st.send.ackedPrefix());
+    r.receivedBytes = qint64(st.recv.receivedContiguous());
+    r.readableBytes = st.recv.bytesAvailable();
+    r.sendWindow = st.credit.limit();
+    r.receiveWindow = st.window.windowSize();
+    r.childCount = st.childCount;
+    return r;
+}
+
+QList<StreamStats> Endpoint::streamStats(const QByteArray &peerId) const
+{
+    QList<StreamStats> out;
+    for (const auto &[id, s] : d->sessions) {
+        if (!peerId.isEmpty() && s->peerId() != peerId)
+            continue;
+        s->forEachStream([&](const StreamState &st) {
+            if (st.kind == wire::StreamKind::Stream)
+                out.append(makeStats(*s, st));
+        });
+    }
+    return out;
+}
+
+std::optional<StreamStats> Endpoint::streamStats(StreamHandle h) const
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st)
+        return std::nullopt;
+    return makeStats(*s, *st);
+}
+
+void Endpoint::setTraceEnabled(bool on) { d->shared.tracing = on; }
+
+std::optional<TraceEvent> Endpoint::pollTrace()
+{
+    if (d->shared.traces.empty())
+        return std::nullopt;
+    TraceEvent t = std::move(d->shared.traces.front());
+    d->shared.traces.pop_front();
+    return t;
+}
+
+quint64 Endpoint::handshakeStateCount() const
+{
+    quint64 n = 0;
+    for (const auto &[cid, ch] : d->channels)
+        if (!ch->isInitiator() && ch->state() != Channel::State::Closed)
+            ++n;
+    return n;
+}
+
+quint64 Endpoint::sessionCount() const { return d->sessions.size(); }
+
+void Endpoint::closeAllChannels(Instant now)
+{
+    for (auto &[cid, ch] : d->channels)
+        ch->close(now, 0, QStringLiteral("closed by application"));
+}
+
+void Endpoint::dropChannels()
+{
+    for (auto &[id, s] : d->sessions) {
+        if (Channel *c = s->channel()) {
+            c->abandonInFlight();
+            s->detachChannel();
+            s->channelLostAt = d->shared.lastNow;
+            s->nextReconnect = d->shared.lastNow;
+        }
+        s->handshaking = nullptr;
+    }
+    d->channels.clear();
+    d->rrDirty = true;
+}
+
+} // namespace sss::core

@@ -1,0 +1,1010 @@
+#include "session.h"
+
+#include "channel/channel.h"
+#include "channel/shared.h"
+
+#include <algorithm>
+
+namespace sss::core {
+
+using wire::FrameType;
+using wire::StreamKind;
+
+namespace {
+enum ParamId : quint64 {
+    PSessionId = 1,
+    PResume = 2,
+    PMaxData = 3,
+    PMaxStreamData = 4,
+    PMaxStreams = 5,
+    PIdleTimeout = 6,
+    PMaxDatagram = 7,
+};
+constexpr qsizetype kMinStreamFrameSpace = 24; // don't start a stream frame with less room than this
+} // namespace
+
+QByteArray TransportParams::encode() const
+{
+    QByteArray out;
+    Writer w(out);
+    auto num = [&w](quint64 id, quint64 v) {
+        w.varint(id);
+        w.varint(quint64(varintSize(v)));
+        w.varint(v);
+    };
+    w.varint(PSessionId);
+    w.varint(quint64(sessionId.size()));
+    w.bytes(sessionId);
+    num(PResume, resume ? 1 : 0);
+    num(PMaxData, initialMaxData);
+    num(PMaxStreamData, initialMaxStreamData);
+    num(PMaxStreams, initialMaxStreams);
+    num(PIdleTimeout, idleTimeoutMs);
+    num(PMaxDatagram, maxDatagramSize);
+    return out;
+}
+
+std::optional<TransportParams> TransportParams::decode(const QByteArray &b)
+{
+    TransportParams p;
+    Reader r(b);
+    while (!r.atEnd()) {
+        const quint64 id = r.varint();
+        const quint64 len = r.varint();
+        if (!r.ok() || len > quint64(r.remaining()))
+            return std::nullopt;
+        Reader v(r.bytes(qsizetype(len)), qsizetype(len));
+        switch (id) {
+        case PSessionId: p.sessionId = v.byteArray(qsizetype(len)); break;
+        case PResume: p.resume = v.varint() != 0; break;
+        case PMaxData: p.initialMaxData = v.varint(); break;
+        case PMaxStreamData: p.initialMaxStreamData = v.varint(); break;
+        case PMaxStreams: p.initialMaxStreams = v.varint(); break;
+        case PIdleTimeout: p.idleTimeoutMs = v.varint(); break;
+        case PMaxDatagram: p.maxDatagramSize = v.varint(); break;
+        default: break; // unknown parameters are ignored (extensibility)
+        }
+        if (!v.ok())
+            return std::nullopt;
+    }
+    if (p.sessionId.size() != 16 || p.maxDatagramSize < 1200 || p.initialMaxStreams == 0)
+        return std::nullopt;
+    return p;
+}
+
+Session::Session(EndpointShared &ep, const QByteArray &peerId, const QByteArray &sessionId, bool initiator)
+    : ep_(ep)
+    , peerId_(peerId)
+    , sessionId_(sessionId)
+    , initiator_(initiator)
+    , localMaxStreams_(ep.config.maxIncomingStreams)
+    , connWindow_(ep.config.initialConnectionWindow, ep.config.maxConnectionWindow)
+    , reassembler_(ep.config.maxDatagramReassembly, 5s)
+{
+}
+
+Session::~Session()
+{
+    for (auto &[id, s] : streams_)
+        ep_.handles.erase(s->handle);
+}
+
+TransportParams Session::localParams(bool resume) const
+{
+    TransportParams p;
+    p.sessionId = sessionId_;
+    p.resume = resume;
+    p.initialMaxData = ep_.config.initialConnectionWindow;
+    p.initialMaxStreamData = ep_.config.initialStreamWindow;
+    p.initialMaxStreams = ep_.config.maxIncomingStreams;
+    p.idleTimeoutMs = quint64(std::chrono::duration_cast<std::chrono::milliseconds>(ep_.config.idleTimeout).count());
+    p.maxDatagramSize = quint64(ep_.config.maxDatagramSize);
+    return p;
+}
+
+void Session::setPeerParams(const TransportParams &p)
+{
+    const bool first = peer_.initialMaxStreams == 0;
+    peer_ = p;
+    if (first) {
+        connCredit_.raise(p.initialMaxData);
+        peerMaxStreams_ = std::max(peerMaxStreams_, p.initialMaxStreams);
+        for (auto &[id, s] : streams_)
+            if (s->local)
+                s->credit.raise(p.initialMaxStreamData);
+    }
+    // Streams opened before the peer's limits were known may now proceed.
+    while (!blockedOpens_.empty() && (blockedOpens_.front() >> 1) < peerMaxStreams_) {
+        if (StreamState *s = stream(blockedOpens_.front())) {
+            s->blockedByStreamLimit = false;
+            activate(*s);
+        }
+        blockedOpens_.pop_front();
+    }
+}
+
+void Session::attachChannel(Channel *c)
+{
+    channel_ = c;
+    channelLostAt = kNever;
+    reconnectAttempts = 0;
+    nextReconnect = kNever;
+    for (auto &[id, s] : streams_)
+        activate(*s);
+}
+
+void Session::detachChannel()
+{
+    channel_ = nullptr;
+}
+
+StreamState *Session::stream(quint64 wireId)
+{
+    auto it = streams_.find(wireId);
+    return it == streams_.end() ? nullptr : it->second.get();
+}
+
+StreamState &Session::createStream(quint64 wireId, bool local)
+{
+    auto s = std::make_unique<StreamState>();
+    s->wireId = wireId;
+    s->local = local;
+    s->handle = ep_.newHandle(this, wireId);
+    s->credit = SendCredit(peer_.initialMaxStreamData);
+    s->window = ReceiveWindow(ep_.config.initialStreamWindow, ep_.config.maxStreamWindow);
+    StreamState &ref = *s;
+    streams_.emplace(wireId, std::move(s));
+    return ref;
+}
+
+StreamHandle Session::openTopLevel(Instant, const QString &service, const QString &protocol)
+{
+    const quint64 id = (nextLocalSeq_++ << 1) | localSide();
+    StreamState &s = createStream(id, true);
+    s.topLevel = true;
+    s.service = service;
+    s.protocol = protocol;
+    s.appHasHandle = true;
+    if ((id >> 1) >= peerMaxStreams_) {
+        s.blockedByStreamLimit = true;
+        blockedOpens_.push_back(id);
+    }
+    activate(s);
+    return s.handle;
+}
+
+StreamHandle Session::openSubstream(Instant, StreamState &parent, StreamKind kind)
+{
+    const quint64 id = (nextLocalSeq_++ << 1) | localSide();
+    StreamState &s = createStream(id, true);
+    s.parent = parent.handle;
+    s.parentWireId = parent.wireId;
+    s.kind = kind;
+    s.priority = parent.priority; // inherited as a default only
+    s.appHasHandle = kind == StreamKind::Stream;
+    // A child starts with its parent's current receive window (it grows on its own afterwards).
+    s.window = ReceiveWindow(std::max<quint64>(parent.window.windowSize(), ep_.config.initialStreamWindow),
+                             ep_.config.maxStreamWindow);
+    ++parent.childCount;
+    if ((id >> 1) >= peerMaxStreams_) {
+        s.blockedByStreamLimit = true;
+        blockedOpens_.push_back(id);
+    }
+    activate(s);
+    return s.handle;
+}
+
+bool Session::hasSendable(const StreamState &s) const
+{
+    if (s.blockedByStreamLimit || s.resetSent)
+        return false;
+    if (!s.outDatagrams.empty())
+        return true;
+    if (!s.openSent && s.local)
+        return true; // an empty open frame announces the stream
+    const quint64 limit = std::min<quint64>(s.credit.limit(), s.send.sentOffset() + connAvailable());
+    return s.send.hasSendable(limit);
+}
+
+quint64 Session::connAvailable() const
+{
+    return connCredit_.limit() > connSent_ ? connCredit_.limit() - connSent_ : 0;
+}
+
+void Session::activate(StreamState &s)
+{
+    if (!channel_)
+        return;
+    if (hasSendable(s))
+        scheduler_.setActive(s.wireId, s.priority);
+}
+
+bool Session::hasPendingFrames() const
+{
+    return !control_.empty() || maxDataQueued_ || maxStreamsQueued_ || !scheduler_.isEmpty();
+}
+
+void Session::queueControl(SentFrame::Kind k, quint64 stream)
+{
+    control_.push_back(SentFrame{k, 0, 0, stream, 0});
+}
+
+bool Session::writeControl(Writer &w, qsizetype space, SentFrames &records, const SentFrame &c)
+{
+    // Control frames always carry the *current* value, so a lost one is simply queued again.
+    QByteArray tmp;
+    Writer t(tmp);
+    StreamState *s = c.stream ? stream(c.stream) : nullptr;
+    switch (c.kind) {
+    case SentFrame::ResetStream:
+        if (!s || s->resetAcked)
+            return true;
+        wire::writeReset(t, s->wireId, s->resetCode, s->send.sentOffset());
+        break;
+    case SentFrame::StopSending:
+        if (!s || s->recvDone())
+            return true;
+        wire::writeSimple2(t, FrameType::StopSending, s->wireId, s->stopCode);
+        break;
+    case SentFrame::MaxStreamData:
+        if (!s || s->recvDone() || s->discarding)
+            return true;
+        wire::writeSimple2(t, FrameType::MaxStreamData, s->wireId, s->window.limit());
+        break;
+    case SentFrame::Priority:
+        if (!s)
+            return true;
+        wire::writePriority(t, s->wireId, s->priority, s->priorityVersion);
+        break;
+    case SentFrame::Accept:
+        if (!s)
+            return true;
+        wire::writeSimple(t, FrameType::Accept, s->wireId);
+        break;
+    case SentFrame::MaxData:
+        wire::writeSimple(t, FrameType::MaxData, connWindow_.limit());
+        break;
+    case SentFrame::MaxStreams:
+        wire::writeSimple(t, FrameType::MaxStreams, localMaxStreams_);
+        break;
+    case SentFrame::StreamData:
+        return true;
+    }
+    if (tmp.size() > space)
+        return false;
+    w.bytes(tmp);
+    SentFrame r = c;
+    if (c.kind == SentFrame::Priority && s)
+        r.offset = s->priorityVersion;
+    records.append(r);
+    if (s) {
+        if (c.kind == SentFrame::ResetStream)
+            s->resetSent = true;
+        if (c.kind == SentFrame::StopSending)
+            s->stopSent = true;
+        if (c.kind == SentFrame::MaxStreamData)
+            s->maxStreamDataQueued = false;
+        if (c.kind == SentFrame::Priority)
+            s->priorityQueued = false;
+    }
+    return true;
+}
+
+void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records, bool &ackEliciting)
+{
+    const qsizetype start = w.size();
+    auto left = [&] { return space - (w.size() - start); };
+
+    if (maxDataQueued_) {
+        if (writeControl(w, left(), records, SentFrame{SentFrame::MaxData, 0, 0, 0, 0})) {
+            maxDataQueued_ = false;
+            ackEliciting = true;
+        }
+    }
+    if (maxStreamsQueued_) {
+        if (writeControl(w, left(), records, SentFrame{SentFrame::MaxStreams, 0, 0, 0, 0})) {
+            maxStreamsQueued_ = false;
+            ackEliciting = true;
+        }
+    }
+    while (!control_.empty()) {
+        if (!writeControl(w, left(), records, control_.front()))
+            break;
+        control_.pop_front();
+        ackEliciting = true;
+    }
+
+    // Stream data and datagrams in priority order; round-robin within a level, one frame per turn.
+    while (left() > kMinStreamFrameSpace) {
+        const std::optional<quint64> next = scheduler_.front();
+        if (!next)
+            break;
+        StreamState *s = stream(*next);
+        if (!s || !hasSendable(*s)) {
+            scheduler_.remove(*next);
+            continue;
+        }
+        bool wrote = false;
+        // Best-effort datagrams first (they are the latency-sensitive part of a stream).
+        while (!s->outDatagrams.empty() && s->outDatagrams.front().expiry <= now) {
+            s->outDatagramBytes -= s->outDatagrams.front().data.size();
+            s->outDatagrams.pop_front();
+        }
+        if (!s->outDatagrams.empty()) {
+            OutDatagram &d = s->outDatagrams.front();
+            const quint64 total = quint64(d.data.size());
+            const qsizetype hdr = wire::datagramHeaderSize(s->wireId, d.id, total, quint64(d.sent), left());
+            const qsizetype n = std::min<qsizetype>(d.data.size() - d.sent, left() - hdr);
+            if (n > 0) {
+                wire::writeDatagramHeader(w, s->wireId, d.id, total, quint64(d.sent), n);
+                w.bytes(d.data.constData() + d.sent, n);
+                d.sent += n;
+                wrote = true;
+                ackEliciting = true;
+                if (d.sent == d.data.size()) {
+                    s->outDatagramBytes -= d.data.size();
+                    s->outDatagrams.pop_front();
+                }
+            }
+        } else {
+            const wire::OpenInfo *open = nullptr;
+            wire::OpenInfo info;
+            if (s->local && !s->openAcked) {
+                info.parent = s->parentWireId;
+                info.priority = s->priority;
+                info.kind = s->kind;
+                info.service = s->service;
+                info.protocol = s->protocol;
+                open = &info;
+            }
+            const quint64 limit = std::min<quint64>(s->credit.limit(), s->send.sentOffset() + connAvailable());
+            const qsizetype hdr = wire::streamHeaderSize(s->wireId, s->send.sentOffset() + 0xffffff, left(), open);
+            const qsizetype room = left() - hdr;
+            if (room >= 0) {
+                std::optional<SendBuffer::Chunk> c = s->send.nextChunk(room, limit);
+                if (c || (open && !s->openSent)) {
+                    const quint64 off = c ? c->offset : s->send.sentOffset();
+                    const qsizetype len = c ? c->data.size() : 0;
+                    const bool fin = c && c->fin;
+                    const bool eom = c && c->messageEnd;
+                    wire::writeStreamHeader(w, s->wireId, off, len, fin, eom, open);
+                    if (len)
+                        w.bytes(c->data);
+                    const quint64 end = off + quint64(len);
+                    if (c && !c->retransmission && end > s->creditedSent) {
+                        connSent_ += end - std::max(off, s->creditedSent);
+                        s->creditedSent = end;
+                    }
+                    SentFrame r{SentFrame::StreamData, 0, quint32(len), s->wireId, off};
+                    if (fin)
+                        r.flags |= SentFrame::kFin;
+                    if (open)
+                        r.flags |= SentFrame::kOpen;
+                    records.append(r);
+                    s->openSent = true;
+                    wrote = true;
+                    ackEliciting = true;
+                }
+            }
+        }
+        if (!wrote)
+            break; // not even one frame fits: the packet is full
+        if (hasSendable(*s))
+            scheduler_.rotate(s->wireId);
+        else
+            scheduler_.remove(s->wireId);
+    }
+}
+
+void Session::onFramesAcked(const SentFrames &frames)
+{
+    for (const SentFrame &f : frames) {
+        StreamState *s = f.stream ? stream(f.stream) : nullptr;
+        switch (f.kind) {
+        case SentFrame::StreamData:
+            if (!s)
+                break;
+            if (f.flags & SentFrame::kOpen)
+                s->openAcked = true;
+            if (!s->resetQueued) {
+                s->send.onAcked(f.offset, f.length, f.flags & SentFrame::kFin);
+                noteBytesAcked(*s);
+            }
+            maybeReclaim(*s);
+            break;
+        case SentFrame::ResetStream:
+            if (s) {
+                s->resetAcked = true;
+                maybeReclaim(*s);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+void Session::onFramesLost(const SentFrames &frames)
+{
+    for (const SentFrame &f : frames) {
+        StreamState *s = f.stream ? stream(f.stream) : nullptr;
+        switch (f.kind) {
+        case SentFrame::StreamData:
+            if (!s || s->resetQueued)
+                break;
+            s->send.onLost(f.offset, f.length, f.flags & SentFrame::kFin);
+            if ((f.flags & SentFrame::kOpen) && !s->openAcked && f.length == 0)
+                s->openSent = false; // resend the bare open announcement
+            activate(*s);
+            break;
+        case SentFrame::ResetStream:
+            if (s && !s->resetAcked)
+                queueControl(f.kind, f.stream);
+            break;
+        case SentFrame::StopSending:
+            if (s && !s->recvDone())
+                queueControl(f.kind, f.stream);
+            break;
+        case SentFrame::MaxStreamData:
+            if (s && !s->maxStreamDataQueued) {
+                s->maxStreamDataQueued = true;
+                queueControl(f.kind, f.stream);
+            }
+            break;
+        case SentFrame::Priority:
+            if (s && f.offset == s->priorityVersion && !s->priorityQueued) {
+                s->priorityQueued = true;
+                queueControl(f.kind, f.stream);
+            }
+            break;
+        case SentFrame::Accept:
+            if (s)
+                queueControl(f.kind, f.stream);
+            break;
+        case SentFrame::MaxData:
+            maxDataQueued_ = true;
+            break;
+        case SentFrame::MaxStreams:
+            maxStreamsQueued_ = true;
+            break;
+        }
+    }
+}
+
+StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenInfo *open, bool &violation)
+{
+    violation = false;
+    if (StreamState *s = stream(id))
+        return s;
+    if (isLocalId(id))
+        return nullptr; // one of ours that is already closed: late frames are ignored
+    const quint64 seq = id >> 1;
+    if (peerSeqsSeen_.contains(seq))
+        return nullptr; // closed and reclaimed
+    if (seq >= localMaxStreams_) {
+        violation = true;
+        return nullptr;
+    }
+    if (!open)
+        return nullptr; // frames without open info for an unseen stream cannot be placed; the open will come
+    peerSeqsSeen_.insert(seq);
+    StreamState *parent = nullptr;
+    if (open->parent != 0) {
+        parent = stream(open->parent);
+        if (!parent && (open->parent & 1) != localSide() && !peerSeqsSeen_.contains(open->parent >> 1)) {
+            // The parent's open has not arrived yet (reordering): do not mark the child as seen.
+            peerSeqsSeen_.remove(seq, seq + 1);
+            return nullptr;
+        }
+    }
+    StreamState &s = createStream(id, false);
+    s.kind = open->kind;
+    s.priority = int(open->priority);
+    s.credit.raise(peer_.initialMaxStreamData);
+    if (open->parent == 0) {
+        s.topLevel = true;
+        s.service = open->service;
+        s.protocol = open->protocol;
+        if (!ep_.listeners.contains(qMakePair(s.service, s.protocol))) {
+            s.error = StreamError::ServiceNotFound;
+            reset(s, StreamError::ServiceNotFound, false);
+            return &s;
+        }
+        s.acceptQueued = true;
+        queueControl(SentFrame::Accept, id);
+        Event e{Event::Type::NewConnection};
+        e.stream = s.handle;
+        e.peerId = peerId_;
+        e.service = s.service;
+        e.protocol = s.protocol;
+        s.appHasHandle = true;
+        ep_.events.push_back(std::move(e));
+        return &s;
+    }
+    s.parentWireId = open->parent;
+    if (!parent || parent->released || parent->resetQueued
+        || (!parent->acceptSubstreams && s.kind == StreamKind::Stream)) {
+        reset(s, StreamError::SubstreamRefused, false);
+        return &s;
+    }
+    s.parent = parent->handle;
+    ++parent->childCount;
+    s.window = ReceiveWindow(std::max<quint64>(parent->window.windowSize(), ep_.config.initialStreamWindow),
+                             ep_.config.maxStreamWindow);
+    if (s.kind == StreamKind::Stream) {
+        s.appHasHandle = true;
+        parent->pendingChildren.append(s.handle);
+        Event e{Event::Type::NewSubstream};
+        e.stream = s.handle;
+        e.parent = parent->handle;
+        e.peerId = peerId_;
+        ep_.events.push_back(std::move(e));
+    }
+    Q_UNUSED(now);
+    return &s;
+}
+
+bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
+{
+    bool violation = false;
+    StreamState *s = incomingStream(now, f.id, f.open ? &*f.open : nullptr, violation);
+    if (violation)
+        return false;
+    if (!s)
+        return true;
+    if (s->resetReceived || s->discarding || s->resetQueued) {
+        // Still account flow control so the peer's credit stays consistent, but keep no data.
+        return true;
+    }
+    const quint64 end = f.offset + quint64(f.length);
+    const QByteArray data = QByteArray(f.data, f.length);
+    const RecvBuffer::Result r = s->recv.insert(f.offset, data, f.messageEnd, f.fin, s->window.limit());
+    if (r == RecvBuffer::Result::FlowControlViolation || r == RecvBuffer::Result::FinalSizeViolation)
+        return false;
+    if (end > s->creditedReceive) {
+        connReceived_ += end - s->creditedReceive;
+        s->creditedReceive = end;
+        if (connReceived_ > connWindow_.limit())
+            return false;
+    }
+    if (s->kind == StreamKind::Datagram) {
+        if (s->recv.finReceived() && s->recv.bytesAvailable() == qint64(*s->recv.finalSize()))
+            deliverReliableDatagram(*s);
+        return true;
+    }
+    if (s->recv.bytesAvailable() > 0 || s->recv.hasMessage())
+        noteReadable(*s);
+    if (s->recv.finReceived() && !s->finReported && s->recv.bytesAvailable() == 0
+        && s->recv.readOffset() == *s->recv.finalSize()) {
+        s->finReported = true;
+        emitStreamEvent(Event::Type::Finished, *s);
+    } else if (s->recv.finReceived() && !s->finReported) {
+        s->finReported = true;
+        emitStreamEvent(Event::Type::Finished, *s);
+    }
+    maybeReclaim(*s);
+    return true;
+}
+
+void Session::deliverReliableDatagram(StreamState &carrier)
+{
+    StreamState *parent = stream(carrier.parentWireId);
+    const QByteArray data = carrier.recv.read(carrier.recv.bytesAvailable());
+    if (parent && !parent->released && !parent->discarding) {
+        parent->inDatagrams.append(data);
+        if (!parent->datagramEventQueued) {
+            parent->datagramEventQueued = true;
+            emitStreamEvent(Event::Type::DatagramReadable, *parent);
+        }
+    }
+    // Our side of the carrier has nothing to say: finish it so both ends can reclaim it.
+    carrier.released = true;
+    carrier.discarding = true;
+    shutdownWrite(carrier);
+    maybeReclaim(carrier);
+}
+
+bool Session::handleFrame(Instant now, const wire::Frame &f)
+{
+    switch (f.type) {
+    case FrameType::Stream:
+        return handleStreamFrame(now, f.stream);
+    case FrameType::MaxData:
+        connCredit_.raise(f.a);
+        for (auto &[id, s] : streams_)
+            activate(*s);
+        return true;
+    case FrameType::MaxStreams:
+        if (f.a > peerMaxStreams_) {
+            peerMaxStreams_ = f.a;
+            setPeerParams(peer_);
+        }
+        return true;
+    case FrameType::MaxStreamData: {
+        StreamState *s = stream(f.a);
+        if (s) {
+            s->credit.raise(f.b);
+            activate(*s);
+        }
+        return true;
+    }
+    case FrameType::ResetStream: {
+        bool violation = false;
+        StreamState *s = stream(f.a);
+        Q_UNUSED(violation);
+        if (!s || s->resetReceived)
+            return true;
+        s->resetReceived = true;
+        s->recv.clear();
+        const bool wasError = s->error != StreamError::NoError;
+        if (!wasError) {
+            s->error = f.b == quint64(StreamError::ServiceNotFound) ? StreamError::ServiceNotFound
+                : f.b == quint64(StreamError::SubstreamRefused)    ? StreamError::SubstreamRefused
+                                                                    : StreamError::ResetByPeer;
+        }
+        // The peer's reset covers both directions (it also sent STOP_SENDING); stop sending ours.
+        if (!s->resetQueued && !s->sendDone())
+            reset(*s, StreamError(f.b), false);
+        if (!wasError && s->kind == StreamKind::Stream)
+            emitStreamEvent(Event::Type::Error, *s, s->error,
+                            s->error == StreamError::ServiceNotFound
+                                ? QStringLiteral("no service is listening on %1/%2").arg(s->service, s->protocol)
+                                : QString::fromLatin1(toString(s->error)));
+        maybeReclaim(*s);
+        return true;
+    }
+    case FrameType::StopSending: {
+        StreamState *s = stream(f.a);
+        if (!s || s->resetQueued || s->sendDone())
+            return true;
+        s->resetCode = f.b;
+        s->resetQueued = true;
+        s->send.clear();
+        scheduler_.remove(s->wireId);
+        queueControl(SentFrame::ResetStream, s->wireId);
+        if (s->error == StreamError::NoError && !s->released) {
+            s->error = StreamError::ResetByPeer;
+            emitStreamEvent(Event::Type::Error, *s, s->error, QStringLiteral("the peer stopped reading"));
+        }
+        return true;
+    }
+    case FrameType::Priority: {
+        StreamState *s = stream(f.a);
+        priorityClock_ = std::max(priorityClock_, f.b >> 1);
+        if (!s || f.b <= s->priorityVersion)
+            return true; // stale: latest value wins
+        s->priorityVersion = f.b;
+        if (s->priority != int(f.priority)) {
+            s->priority = int(f.priority);
+            if (scheduler_.isActive(s->wireId))
+                scheduler_.setActive(s->wireId, s->priority);
+            Event e{Event::Type::PriorityChanged};
+            e.stream = s->handle;
+            e.value = s->priority;
+            ep_.events.push_back(std::move(e));
+        }
+        return true;
+    }
+    case FrameType::Accept: {
+        StreamState *s = stream(f.a);
+        if (s && s->local && s->topLevel && !s->connected) {
+            s->connected = true;
+            s->openAcked = true; // the peer has the stream
+            emitStreamEvent(Event::Type::Connected, *s);
+        }
+        return true;
+    }
+    case FrameType::Datagram: {
+        const wire::DatagramFrame &d = f.datagram;
+        StreamState *s = stream(d.stream);
+        if (!s)
+            return true;
+        DatagramFragment frag{d.id, d.totalSize, d.offset, QByteArray(d.data, d.length)};
+        std::optional<QByteArray> whole = reassembler_.insert(frag, now);
+        if (whole && !s->released && !s->discarding) {
+            s->inDatagrams.append(*whole);
+            if (!s->datagramEventQueued) {
+                s->datagramEventQueued = true;
+                emitStreamEvent(Event::Type::DatagramReadable, *s);
+            }
+        }
+        return true;
+    }
+    default:
+        return true; // channel-level frames are handled by the channel
+    }
+}
+
+qint64 Session::write(Instant, StreamState &s, const char *data, qint64 size, bool eom)
+{
+    if (s.sendShut || s.resetQueued || s.error != StreamError::NoError)
+        return -1;
+    const qint64 room = ep_.config.maxSendBufferPerStream - s.send.unackedBytes();
+    const qint64 n = std::min(size, std::max<qint64>(room, 0));
+    if (n < size && eom)
+        return 0; // a message is accepted whole or not at all
+    if (n <= 0 && !(size == 0 && eom))
+        return 0;
+    s.send.append(QByteArray(data, n), eom);
+    activate(s);
+    return n;
+}
+
+void Session::afterRead(Instant now, StreamState &s)
+{
+    const Duration srtt = channel_ ? channel_->smoothedRtt() : 100ms;
+    const quint64 before = connConsumed_;
+    Q_UNUSED(before);
+    s.window.onConsumed(s.recv.readOffset(), now, srtt);
+    if (auto upd = s.window.pollUpdate(now, srtt); upd && !s.recv.finReceived()) {
+        if (!s.maxStreamDataQueued) {
+            s.maxStreamDataQueued = true;
+            queueControl(SentFrame::MaxStreamData, s.wireId);
+        }
+    }
+    maybeReclaim(s);
+}
+
+qint64 Session::read(Instant now, StreamState &s, char *data, qint64 maxSize)
+{
+    const QByteArray b = s.recv.read(maxSize);
+    if (!b.isEmpty()) {
+        memcpy(data, b.constData(), size_t(b.size()));
+        connConsumed_ += quint64(b.size());
+        connWindow_.onConsumed(connConsumed_, now, channel_ ? channel_->smoothedRtt() : 100ms);
+        if (connWindow_.pollUpdate(now, channel_ ? channel_->smoothedRtt() : 100ms))
+            maxDataQueued_ = true;
+    }
+    s.readableEventQueued = false;
+    afterRead(now, s);
+    return b.size();
+}
+
+QByteArray Session::readMessage(Instant now, StreamState &s)
+{
+    const QByteArray m = s.recv.readMessage();
+    connConsumed_ += quint64(m.size());
+    connWindow_.onConsumed(connConsumed_, now, channel_ ? channel_->smoothedRtt() : 100ms);
+    if (connWindow_.pollUpdate(now, channel_ ? channel_->smoothedRtt() : 100ms))
+        maxDataQueued_ = true;
+    s.readableEventQueued = false;
+    afterRead(now, s);
+    return m;
+}
+
+bool Session::writeDatagram(Instant now, StreamState &s, const QByteArray &data, const DatagramOptions &o)
+{
+    if (s.sendShut || s.resetQueued || s.error != StreamError::NoError || data.isEmpty())
+        return false;
+    if (o.expiry <= now)
+        return true; // already stale: dropped, as promised
+    if (o.reliable || data.size() > ep_.config.unreliableDatagramLimit) {
+        // Large or reliable: an ephemeral substream carrying the datagram, delivered whole or not at all.
+        const StreamHandle h = openSubstream(now, s, StreamKind::Datagram);
+        StreamState &c = *stream(ep_.handles[h].wireId);
+        c.expiry = o.expiry;
+        c.released = true;
+        c.send.append(data, true);
+        c.send.finish();
+        c.sendShut = true;
+        c.discarding = true;
+        activate(c);
+        return true;
+    }
+    OutDatagram d{data, nextDatagramId_++, 0, o.expiry};
+    s.outDatagrams.push_back(std::move(d));
+    s.outDatagramBytes += data.size();
+    // Bounded queue: the freshest datagrams matter most, drop the oldest unsent ones.
+    while (s.outDatagramBytes > ep_.config.maxDatagramQueuePerStream && s.outDatagrams.size() > 1
+           && s.outDatagrams.front().sent == 0) {
+        s.outDatagramBytes -= s.outDatagrams.front().data.size();
+        s.outDatagrams.pop_front();
+    }
+    activate(s);
+    return true;
+}
+
+void Session::setPriority(StreamState &s, int priority)
+{
+    s.priority = priority;
+    s.priorityVersion = ((++priorityClock_) << 1) | localSide();
+    if (scheduler_.isActive(s.wireId))
+        scheduler_.setActive(s.wireId, priority);
+    if (!s.priorityQueued) {
+        s.priorityQueued = true;
+        queueControl(SentFrame::Priority, s.wireId);
+    }
+}
+
+void Session::shutdownWrite(StreamState &s)
+{
+    if (s.sendShut)
+        return;
+    s.sendShut = true;
+    if (!s.resetQueued) {
+        s.send.finish();
+        activate(s);
+    }
+}
+
+void Session::shutdownRead(StreamState &s)
+{
+    if (s.discarding || s.recvDone())
+        return;
+    s.discarding = true;
+    s.recv.clear();
+    s.stopCode = quint64(StreamError::Cancelled);
+    queueControl(SentFrame::StopSending, s.wireId);
+    maybeReclaim(s);
+}
+
+void Session::reset(StreamState &s, StreamError code, bool notifyApp)
+{
+    if (!s.resetQueued && !s.sendDone()) {
+        s.resetQueued = true;
+        s.resetCode = quint64(code);
+        s.send.clear();
+        scheduler_.remove(s.wireId);
+        s.outDatagrams.clear();
+        s.outDatagramBytes = 0;
+        queueControl(SentFrame::ResetStream, s.wireId);
+    } else if (!s.resetQueued && s.sendDone()) {
+        s.resetAcked = true; // nothing left to reset on our side
+    }
+    s.sendShut = true;
+    if (!s.recvDone()) {
+        s.discarding = true;
+        s.recv.clear();
+        s.stopCode = quint64(code);
+        queueControl(SentFrame::StopSending, s.wireId);
+    }
+    if (notifyApp && s.error == StreamError::NoError)
+        s.error = code;
+    maybeReclaim(s);
+}
+
+void Session::release(StreamState &s)
+{
+    s.released = true;
+    // Unaccepted children die with the parent's handle.
+    for (StreamHandle h : std::exchange(s.pendingChildren, {})) {
+        auto it = ep_.handles.find(h);
+        if (it != ep_.handles.end())
+            if (StreamState *c = stream(it->second.wireId)) {
+                reset(*c, StreamError::SubstreamRefused, false);
+                c->released = true;
+            }
+    }
+    if (s.error != StreamError::NoError || s.resetQueued) {
+        reset(s, StreamError::Cancelled, false);
+    } else {
+        shutdownWrite(s);
+        if (!s.recvDone())
+            shutdownRead(s);
+    }
+    maybeReclaim(s);
+}
+
+void Session::failAll(StreamError code, const QString &message)
+{
+    std::vector<StreamState *> all;
+    for (auto &[id, s] : streams_)
+        all.push_back(s.get());
+    for (StreamState *s : all) {
+        if (s->error == StreamError::NoError && !s->released && s->kind == StreamKind::Stream) {
+            s->error = code;
+            emitStreamEvent(Event::Type::Error, *s, code, message);
+        }
+    }
+    for (StreamState *s : all) {
+        if (!s->released || true) {
+            Event e{Event::Type::Closed};
+            e.stream = s->handle;
+            if (!s->released && s->kind == StreamKind::Stream)
+                ep_.events.push_back(e);
+            ep_.handles.erase(s->handle);
+        }
+    }
+    streams_.clear();
+    scheduler_ = PriorityScheduler();
+    control_.clear();
+    blockedOpens_.clear();
+}
+
+void Session::handleTimeout(Instant now)
+{
+    reassembler_.expire(now);
+    // Ephemeral datagram carriers that missed their deadline are reset (the receiver discards them).
+    std::vector<StreamState *> expired;
+    for (auto &[id, s] : streams_)
+        if (s->expiry <= now && !s->resetQueued && !s->sendDone())
+            expired.push_back(s.get());
+    for (StreamState *s : expired)
+        reset(*s, StreamError::Cancelled, false);
+}
+
+Instant Session::nextTimeout() const
+{
+    Instant t = kNever;
+    if (auto e = reassembler_.nextExpiry())
+        t = std::min(t, *e);
+    for (const auto &[id, s] : streams_)
+        if (s->expiry != kNever && !s->resetQueued && !s->sendDone())
+            t = std::min(t, s->expiry);
+    return t;
+}
+
+void Session::noteReadable(StreamState &s)
+{
+    if (s.readableEventQueued || s.released || s.kind != StreamKind::Stream)
+        return;
+    s.readableEventQueued = true;
+    emitStreamEvent(Event::Type::Readable, s);
+}
+
+void Session::noteBytesAcked(StreamState &s)
+{
+    const quint64 acked = s.send.ackedPrefix();
+    if (acked <= s.ackedTotal)
+        return;
+    const qint64 delta = qint64(acked - s.ackedTotal);
+    s.ackedTotal = acked;
+    if (s.released || s.kind != StreamKind::Stream)
+        return;
+    Event e{Event::Type::BytesAcked};
+    e.stream = s.handle;
+    e.count = delta;
+    ep_.events.push_back(std::move(e));
+}
+
+void Session::emitStreamEvent(Event::Type t, StreamState &s, StreamError err, const QString &msg)
+{
+    Event e{t};
+    e.stream = s.handle;
+    e.parent = s.parent;
+    e.peerId = peerId_;
+    e.error = err;
+    e.message = msg;
+    ep_.events.push_back(std::move(e));
+}
+
+void Session::maybeReclaim(StreamState &s)
+{
+    if (!s.sendDone() || !s.recvDone())
+        return;
+    if (!s.released && (!s.inDatagrams.isEmpty() || !s.pendingChildren.isEmpty() || s.recv.bytesAvailable() > 0))
+        return;
+    if (!s.outDatagrams.empty())
+        return;
+    // The peer must have seen our open before the state can go (a late open would recreate it).
+    if (s.local && !s.openAcked && !s.resetAcked)
+        return;
+    reclaim(s);
+}
+
+void Session::reclaim(StreamState &s)
+{
+    const quint64 id = s.wireId;
+    if (!s.released && s.kind == StreamKind::Stream) {
+        Event e{Event::Type::Closed};
+        e.stream = s.handle;
+        e.peerId = peerId_;
+        ep_.events.push_back(e);
+    }
+    if (StreamState *p = s.parentWireId ? stream(s.parentWireId) : nullptr)
+        --p->childCount;
+    if (!isLocalId(id)) {
+        ++reclaimedPeerStreams_;
+        const quint64 target = ep_.config.maxIncomingStreams + reclaimedPeerStreams_;
+        // Batch MAX_STREAMS updates: one per eighth of the limit.
+        if (target >= localMaxStreams_ + std::max<quint64>(1, ep_.config.maxIncomingStreams / 8)) {
+            localMaxStreams_ = target;
+            maxStreamsQueued_ = true;
+        }
+    }
+    scheduler_.remove(id);
+    ep_.handles.erase(s.handle);
+    streams_.erase(id);
+}
+
+} // namespace sss::core

@@ -1,0 +1,238 @@
+// A session: the stream state shared by two hosts. It outlives any one channel (crypto + packet numbers),
+// so streams survive address changes and channel re-establishment: when a channel dies, everything it had
+// in flight is handed back here as lost and resent on the next channel.
+#pragma once
+
+#include "channel/endpoint.h"
+#include "streams/datagrams.h"
+#include "streams/flowcontrol.h"
+#include "streams/recvbuffer.h"
+#include "streams/scheduler.h"
+#include "streams/sendbuffer.h"
+#include "wire/frames.h"
+
+#include <QVarLengthArray>
+
+#include <deque>
+#include <memory>
+#include <unordered_map>
+
+namespace sss::core {
+
+class Channel;
+struct EndpointShared;
+
+// What a sent packet carried that needs action when it is acknowledged or lost.
+struct SentFrame {
+    enum Kind : quint8 {
+        StreamData,    // stream, offset, length, flags (fin, open)
+        ResetStream,   // stream
+        StopSending,   // stream
+        MaxStreamData, // stream
+        MaxData,
+        MaxStreams,
+        Priority,      // stream, offset = version
+        Accept,        // stream
+    };
+    Kind kind;
+    quint8 flags = 0; // kFin / kOpen for StreamData
+    quint32 length = 0;
+    quint64 stream = 0;
+    quint64 offset = 0;
+    static constexpr quint8 kFin = 1, kOpen = 2;
+};
+using SentFrames = QVarLengthArray<SentFrame, 3>;
+
+struct TransportParams {
+    QByteArray sessionId;         // 16 bytes, chosen by the session initiator
+    bool resume = false;          // initiator: please re-attach; responder: re-attached
+    quint64 initialMaxData = 0;
+    quint64 initialMaxStreamData = 0;
+    quint64 initialMaxStreams = 0;
+    quint64 idleTimeoutMs = 0;
+    quint64 maxDatagramSize = 0;
+    QByteArray encode() const;
+    static std::optional<TransportParams> decode(const QByteArray &b);
+};
+
+struct OutDatagram {
+    QByteArray data;
+    quint64 id = 0;
+    qsizetype sent = 0; // bytes of it already fragmented into packets
+    Instant expiry = kNever;
+};
+
+struct StreamState {
+    StreamHandle handle = 0;
+    quint64 wireId = 0;
+    StreamHandle parent = 0;      // 0 for top-level
+    quint64 parentWireId = 0;
+    wire::StreamKind kind = wire::StreamKind::Stream;
+    bool local = false;           // opened by us
+    bool topLevel = false;
+    QString service, protocol;
+
+    int priority = 0;
+    quint64 priorityVersion = 0;
+    bool priorityQueued = false;
+
+    // send direction
+    SendBuffer send;
+    SendCredit credit{0};
+    bool openAcked = false;       // the peer has acknowledged a frame carrying our open information
+    bool openSent = false;
+    bool blockedByStreamLimit = false;
+    bool resetQueued = false, resetSent = false, resetAcked = false;
+    quint64 resetCode = 0;
+    bool sendShut = false;        // shutdownWrite or reset done by the app
+    quint64 creditedSent = 0;     // highest offset counted against the peer's connection window
+    quint64 ackedTotal = 0;
+
+    // receive direction
+    RecvBuffer recv;
+    ReceiveWindow window{0, 0};
+    bool maxStreamDataQueued = false;
+    bool stopQueued = false, stopSent = false;
+    quint64 stopCode = 0;
+    bool discarding = false;      // shutdownRead / released: incoming data is thrown away
+    bool resetReceived = false;
+    bool finReported = false;
+    quint64 creditedReceive = 0;  // highest offset counted against the connection window
+
+    // application side
+    bool released = false;
+    bool appHasHandle = false;    // the application was given this handle (connect/accept/open)
+    bool acceptSubstreams = true;
+    bool acceptQueued = false;    // server: ACCEPT frame to send
+    bool connected = false;       // client: ACCEPT received
+    QList<StreamHandle> pendingChildren;
+    QList<QByteArray> inDatagrams;
+    std::deque<OutDatagram> outDatagrams;
+    qint64 outDatagramBytes = 0;
+    int childCount = 0;
+    StreamError error = StreamError::NoError;
+    Instant expiry = kNever;      // ephemeral datagram carriers: reset if not delivered by then
+    bool readableEventQueued = false;
+    bool datagramEventQueued = false;
+    bool ackEventQueued = false;
+
+    bool sendDone() const
+    {
+        return resetAcked || (send.isFinished() && send.allAcked() && (openAcked || !local));
+    }
+    bool recvDone() const { return resetReceived || recv.atEnd() || (discarding && recv.finReceived()); }
+};
+
+class Session
+{
+public:
+    Session(EndpointShared &ep, const QByteArray &peerId, const QByteArray &sessionId, bool initiator);
+    ~Session();
+
+    const QByteArray &peerId() const { return peerId_; }
+    const QByteArray &sessionId() const { return sessionId_; }
+    bool isInitiator() const { return initiator_; }
+
+    void setPeerParams(const TransportParams &p);
+    TransportParams localParams(bool resume) const;
+
+    // The channel this session currently rides on (may be null while (re)connecting).
+    Channel *channel() const { return channel_; }
+    void attachChannel(Channel *c);
+    // The channel died: everything it had in flight comes back as lost.
+    void detachChannel();
+    SocketAddress lastPeerAddress;
+    Channel *handshaking = nullptr; // initiator: the channel whose handshake is in progress
+    bool everConnected = false;
+    LinkStatus reportedStatus = LinkStatus::Down;
+    Instant channelLostAt = kNever;
+    Instant nextReconnect = kNever;
+    int reconnectAttempts = 0;
+
+    // ---- packet assembly (called by the channel) and acknowledgement feedback
+    bool hasPendingFrames() const;
+    // Writes control frames then stream data by priority into w while at most `space` bytes are used.
+    void fill(Instant now, Writer &w, qsizetype space, SentFrames &records, bool &ackEliciting);
+    void onFramesAcked(const SentFrames &frames);
+    void onFramesLost(const SentFrames &frames);
+    // Applies one validated frame from the peer. Returns false on a protocol violation.
+    bool handleFrame(Instant now, const wire::Frame &f);
+
+    // ---- application commands
+    StreamHandle openTopLevel(Instant now, const QString &service, const QString &protocol);
+    StreamHandle openSubstream(Instant now, StreamState &parent, wire::StreamKind kind = wire::StreamKind::Stream);
+    qint64 write(Instant now, StreamState &s, const char *data, qint64 size, bool eom);
+    qint64 read(Instant now, StreamState &s, char *data, qint64 maxSize);
+    QByteArray readMessage(Instant now, StreamState &s);
+    bool writeDatagram(Instant now, StreamState &s, const QByteArray &data, const DatagramOptions &o);
+    void setPriority(StreamState &s, int priority);
+    void shutdownWrite(StreamState &s);
+    void shutdownRead(StreamState &s);
+    void reset(StreamState &s, StreamError code, bool notifyApp);
+    void release(StreamState &s);
+    void failAll(StreamError code, const QString &message); // every stream errors out (session is going away)
+    void handleTimeout(Instant now);
+    Instant nextTimeout() const;
+
+    StreamState *stream(quint64 wireId);
+    int streamCount() const { return int(streams_.size()); }
+    template<class Fn> void forEachStream(Fn &&fn) const
+    {
+        for (const auto &[id, s] : streams_)
+            fn(*s);
+    }
+    quint64 sendCreditLimit() const { return connCredit_.limit(); }
+    quint64 receiveLimit() const { return connWindow_.limit(); }
+    bool hasOpenStreams() const { return !streams_.empty(); }
+    // Called after app reads/acks so the edge sees events: flush deferred per-stream events.
+    void maybeReclaim(StreamState &s);
+
+private:
+    friend class Channel;
+    StreamState &createStream(quint64 wireId, bool local);
+    void activate(StreamState &s);
+    bool hasSendable(const StreamState &s) const;
+    quint64 connAvailable() const;
+    void queueControl(SentFrame::Kind k, quint64 stream);
+    bool writeControl(Writer &w, qsizetype space, SentFrames &records, const SentFrame &c);
+    bool handleStreamFrame(Instant now, const wire::StreamFrame &f);
+    StreamState *incomingStream(Instant now, quint64 id, const wire::OpenInfo *open, bool &violation);
+    void deliverReliableDatagram(StreamState &carrier);
+    void afterRead(Instant now, StreamState &s);
+    void noteReadable(StreamState &s);
+    void noteBytesAcked(StreamState &s);
+    void emitStreamEvent(Event::Type t, StreamState &s, StreamError e = StreamError::NoError,
+                         const QString &msg = {});
+    void reclaim(StreamState &s);
+    quint64 localSide() const { return initiator_ ? 0 : 1; }
+    bool isLocalId(quint64 id) const { return (id & 1) == localSide(); }
+
+    EndpointShared &ep_;
+    QByteArray peerId_, sessionId_;
+    bool initiator_;
+    Channel *channel_ = nullptr;
+    TransportParams peer_;
+
+    std::unordered_map<quint64, std::unique_ptr<StreamState>> streams_;
+    PriorityScheduler scheduler_;
+    std::deque<SentFrame> control_;
+    quint64 nextLocalSeq_ = 1;
+    quint64 peerMaxStreams_ = 0;         // we may open seqs < this
+    quint64 localMaxStreams_ = 0;        // the peer may open seqs < this (advertised)
+    quint64 reclaimedPeerStreams_ = 0;
+    bool maxStreamsQueued_ = false;
+    RangeSet peerSeqsSeen_;               // every peer stream seq ever seen (closed ones are absent from streams_)
+    std::deque<quint64> blockedOpens_;    // local wire ids waiting for MAX_STREAMS credit
+    SendCredit connCredit_{0};
+    quint64 connSent_ = 0;                // new stream bytes sent (connection flow control)
+    ReceiveWindow connWindow_{0, 0};
+    quint64 connReceived_ = 0;            // sum of highest offsets received over streams
+    quint64 connConsumed_ = 0;
+    bool maxDataQueued_ = false;
+    quint64 priorityClock_ = 0;
+    quint64 nextDatagramId_ = 1;
+    DatagramReassembler reassembler_;
+    std::unordered_map<quint64, std::unique_ptr<StreamState>> &streamsRef() { return streams_; }
+};
+
+} // namespace sss::core
