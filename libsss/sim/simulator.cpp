@@ -122,26 +122,40 @@ bool Simulator::step()
     return true;
 }
 
+// now + d without overflowing: "run for ever" is spelled Duration::max().
+static core::Instant later(core::Instant now, core::Duration d)
+{
+    if (d <= core::Duration::zero())
+        return now;
+    return d >= core::kNever - now ? core::kNever : now + d;
+}
+
 void Simulator::runFor(core::Duration d)
 {
-    const core::Instant end = now_ + d;
-    while (nextEventTime() <= end)
+    const core::Instant end = later(now_, d);
+    for (;;) {
+        const core::Instant next = nextEventTime();
+        if (next == core::kNever || next > end)
+            break;
         step();
-    if (end > now_)
+    }
+    // An unbounded run leaves the clock at the last event rather than at the end of time.
+    if (end != core::kNever && end > now_)
         now_ = end;
 }
 
 bool Simulator::runUntil(const std::function<bool()> &done, core::Duration limit)
 {
-    const core::Instant end = now_ + limit;
+    const core::Instant end = later(now_, limit);
     for (;;) {
         if (done())
             return true;
-        if (nextEventTime() > end)
+        const core::Instant next = nextEventTime();
+        if (next == core::kNever || next > end)
             break;
         step();
     }
-    if (end > now_)
+    if (end != core::kNever && end > now_)
         now_ = end;
     return done();
 }

@@ -199,6 +199,14 @@ void tst_Simulator::runUntil()
     Simulator idle(2);
     QVERIFY(!idle.runUntil([] { return false; }, 5s));
     QCOMPARE(idle.elapsed(), core::Duration(5s));
+    // Unbounded limits terminate when the queue drains and leave the clock at the last event.
+    idle.scheduleAfter(2s, [] {});
+    QVERIFY(!idle.runUntil([] { return false; }, core::Duration::max()));
+    QCOMPARE(idle.elapsed(), core::Duration(7s));
+    idle.scheduleAfter(1s, [] {});
+    idle.runFor(core::Duration::max());
+    QCOMPARE(idle.elapsed(), core::Duration(8s));
+    QCOMPARE(idle.pendingEvents(), 0u);
 }
 
 void tst_Simulator::runDrains()
