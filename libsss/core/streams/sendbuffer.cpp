@@ -31,23 +31,28 @@ uint64_t Intervals::add(uint64_t start, uint64_t end)
         return 0;
     const uint64_t before = total_;
     auto it = map_.upper_bound(start);
+    auto target = map_.end(); // an existing range to extend in place (the in-order ack case)
     if (it != map_.begin()) {
         auto prev = std::prev(it);
         if (prev->second >= start) {
             if (prev->second >= end)
                 return 0;
-            start = prev->first;
-            total_ -= prev->second - prev->first;
-            it = map_.erase(prev);
+            target = prev;
         }
     }
+    uint64_t newEnd = end;
     while (it != map_.end() && it->first <= end) {
-        end = std::max(end, it->second);
+        newEnd = std::max(newEnd, it->second);
         total_ -= it->second - it->first;
         it = map_.erase(it);
     }
-    map_.emplace_hint(it, start, end);
-    total_ += end - start;
+    if (target != map_.end()) {
+        total_ += newEnd - target->second;
+        target->second = newEnd;
+    } else {
+        map_.emplace_hint(it, start, newEnd);
+        total_ += newEnd - start;
+    }
     return total_ - before;
 }
 

@@ -1,6 +1,8 @@
 #include "streams/sendbuffer.h"
 
+#include <QRandomGenerator>
 #include <QTest>
+#include <set>
 
 using namespace sss::core;
 
@@ -59,6 +61,7 @@ private slots:
     void memoryFreedAfterAcks();
     void malformedReportsIgnored();
     void clearDropsEverything();
+    void intervalsMatchModel();
 };
 
 void TestSendBuffer::chunking_data()
@@ -357,6 +360,48 @@ void TestSendBuffer::clearDropsEverything()
     b.append(pattern(5));
     b.onLost(0, 60, false);
     QVERIFY(!b.hasSendable(UINT64_MAX));
+}
+
+void TestSendBuffer::intervalsMatchModel()
+{
+    // Random add/subtract on a small domain against a std::set of values.
+    QRandomGenerator rng(99);
+    for (int round = 0; round < 200; ++round) {
+        detail::Intervals iv;
+        std::set<uint64_t> model;
+        for (int op = 0; op < 60; ++op) {
+            const uint64_t a = rng.bounded(120), b = a + rng.bounded(30);
+            uint64_t changed = 0;
+            const bool add = rng.bounded(3) != 0;
+            for (uint64_t v = a; v < b; ++v)
+                changed += add ? model.insert(v).second : model.erase(v);
+            QCOMPARE(add ? iv.add(a, b) : iv.subtract(a, b), changed);
+            QCOMPARE(iv.total(), uint64_t(model.size()));
+            const uint64_t q = rng.bounded(150);
+            QCOMPARE(iv.contains(q), model.count(q) == 1);
+            uint64_t run = q;
+            while (model.count(run))
+                ++run;
+            QCOMPARE(iv.runEnd(q), run);
+            // Gaps of [a', b') must be exactly the values not in the model.
+            const uint64_t ga = rng.bounded(120), gb = ga + rng.bounded(60);
+            std::set<uint64_t> gaps;
+            uint64_t lastEnd = 0;
+            bool ordered = true;
+            iv.forEachGap(ga, gb, [&](uint64_t s, uint64_t e) {
+                ordered = ordered && s < e && s >= lastEnd;
+                lastEnd = e;
+                for (uint64_t v = s; v < e; ++v)
+                    gaps.insert(v);
+            });
+            QVERIFY(ordered);
+            std::set<uint64_t> expectGaps;
+            for (uint64_t v = ga; v < gb; ++v)
+                if (!model.count(v))
+                    expectGaps.insert(v);
+            QCOMPARE(gaps, expectGaps);
+        }
+    }
 }
 
 QTEST_APPLESS_MAIN(TestSendBuffer)

@@ -62,6 +62,8 @@ void TestTransfer::randomized()
     QFETCH(int, dupPercent);
     QFETCH(int, ackLossPercent);
 
+    // Coverage counters, so that a row that stops exercising its feature fails.
+    quint64 chunks = 0, retransmissions = 0, markers = 0, duplicates = 0, maxWindow = 0;
     for (int seed = firstSeed; seed < firstSeed + seeds; ++seed) {
         QRandomGenerator rng {uint32_t(seed)};
         auto chance = [&](int percent) { return int(rng.bounded(100)) < percent; };
@@ -146,8 +148,13 @@ void TestTransfer::randomized()
                 if (c->data.size() > 1500)
                     fail(QStringLiteral("chunk too large"));
                 network.push_back({*c, false});
-                if (chance(dupPercent))
+                ++chunks;
+                retransmissions += c->retransmission;
+                markers += c->data.isEmpty() && c->messageEnd;
+                if (chance(dupPercent)) {
                     network.push_back({*c, true});
+                    ++duplicates;
+                }
             }
             // Network delivers or drops one random packet (reordering).
             if (!network.empty() && chance(70)) {
@@ -234,7 +241,15 @@ void TestTransfer::randomized()
         QCOMPARE(snd.queuedBytes(), 0);
         QCOMPARE(rcv.bufferedBytes(), 0);
         QVERIFY(window.windowSize() <= window.maxWindow());
+        if (mode != ReadMode::Messages)
+            maxWindow = std::max<quint64>(maxWindow, window.windowSize());
     }
+    qInfo("%llu chunks, %llu retransmitted, %llu message-end markers, %llu duplicated, largest window %llu",
+          chunks, retransmissions, markers, duplicates, maxWindow);
+    QVERIFY(markers > 0);
+    QCOMPARE(retransmissions > 0, lossPercent > 0 || ackLossPercent > 0);
+    QCOMPARE(duplicates > 0, dupPercent > 0);
+    QVERIFY(maxWindow > 16384 + 1024); // auto-tuning happened in the byte-reading modes
 }
 
 QTEST_APPLESS_MAIN(TestTransfer)
