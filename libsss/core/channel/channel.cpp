@@ -267,8 +267,11 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
             newlyAckedEliciting = true;
         if (p->inFlight && !p->lost)
             bytesInFlight_ -= p->bytes;
-        if (p->lost)
-            cc_->onSpuriousCongestion();
+        if (p->lost) {
+            // Reordering, not loss: tolerate at least this much reordering from now on.
+            ++spuriousLosses_;
+            reorderThreshold_ = std::clamp<quint64>(largestAcked_ - p->pn + 1, reorderThreshold_, 256);
+        }
         p->acked = true;
         if (p->inFlight && !p->lost)
             cc_->onPacketAcked(now, AckedPacket{p->time, qint64(p->bytes)}, rtt_, appLimited);
@@ -309,7 +312,7 @@ void Channel::detectLoss(Instant now)
             break;
         if (p.acked || p.lost || (!p.inFlight && p.frames.isEmpty()))
             continue;
-        if (largestAcked_ - p.pn >= 3 || p.time + lossDelay <= now) {
+        if (largestAcked_ - p.pn >= reorderThreshold_ || p.time + lossDelay <= now) {
             lost.push_back(&p);
             continue;
         }

@@ -135,6 +135,8 @@ private:
     qint64 bytesInFlight_ = 0;
     Instant lossTime_ = kNever;
     int ptoCount_ = 0;
+    quint64 reorderThreshold_ = 3; // packets; grows when a loss turns out spurious (RACK-style)
+    quint64 spuriousLosses_ = 0;
     int probesToSend_ = 0;
     bool pingQueued_ = false;
 

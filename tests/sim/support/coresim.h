@@ -7,6 +7,8 @@
 #include "sim/network.h"
 #include "sim/simulator.h"
 
+#include <QCryptographicHash>
+
 #include <functional>
 #include <memory>
 #include <random>
@@ -99,5 +101,86 @@ private:
     sim::Simulator::EventId timer_ = 0, flush_ = 0;
     core::Instant armed_ = core::kNever;
 };
+
+} // namespace sss::test
+
+namespace sss::test {
+
+// Deterministic pseudo-random content: byte i of a transfer depends only on (seed, i).
+inline void fillPattern(char *out, qint64 offset, qint64 n, quint64 seed)
+{
+    for (qint64 i = 0; i < n; ++i) {
+        quint64 x = quint64(offset + i) * 0x9E3779B97F4A7C15ull ^ seed;
+        x ^= x >> 29;
+        out[i] = char(x * 0xBF58476D1CE4E5B9ull >> 56);
+    }
+}
+
+// Writes `total` bytes of pattern to a stream as fast as the send buffer accepts them, then FIN.
+struct BulkSender {
+    CoreNode *node = nullptr;
+    core::StreamHandle stream = 0;
+    qint64 total = 0, written = 0;
+    quint64 seed = 1;
+    bool finish = true;
+    QCryptographicHash hash{QCryptographicHash::Sha256};
+
+    void pump()
+    {
+        QByteArray chunk;
+        while (written < total) {
+            const qint64 cap = node->ep->writeCapacity(stream);
+            if (cap <= 0)
+                break;
+            const qint64 n = std::min<qint64>({cap, total - written, 256 * 1024});
+            chunk.resize(n);
+            fillPattern(chunk.data(), written, n, seed);
+            const qint64 w = node->ep->write(node->now(), stream, chunk.constData(), n);
+            if (w <= 0)
+                break;
+            hash.addData(QByteArrayView(chunk.constData(), w));
+            written += w;
+        }
+        if (written == total && finish) {
+            node->ep->shutdownWrite(node->now(), stream);
+            finish = false;
+        }
+        node->kick();
+    }
+};
+
+// Reads everything from a stream, hashing it and checking it against the pattern on the fly.
+struct BulkReceiver {
+    CoreNode *node = nullptr;
+    core::StreamHandle stream = 0;
+    qint64 received = 0;
+    quint64 seed = 1;
+    bool patternOk = true;
+    QCryptographicHash hash{QCryptographicHash::Sha256};
+
+    void drain()
+    {
+        static thread_local QByteArray buf(256 * 1024, '\0'), expect(256 * 1024, '\0');
+        qint64 n;
+        while ((n = node->ep->read(stream, buf.data(), buf.size())) > 0) {
+            fillPattern(expect.data(), received, n, seed);
+            if (memcmp(buf.constData(), expect.constData(), size_t(n)) != 0)
+                patternOk = false;
+            hash.addData(QByteArrayView(buf.constData(), n));
+            received += n;
+        }
+        node->kick();
+    }
+};
+
+inline double jainIndex(const QList<double> &x)
+{
+    double s = 0, s2 = 0;
+    for (double v : x) {
+        s += v;
+        s2 += v * v;
+    }
+    return s2 > 0 ? s * s / (x.size() * s2) : 0;
+}
 
 } // namespace sss::test
