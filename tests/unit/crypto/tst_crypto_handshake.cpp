@@ -1,5 +1,5 @@
 // SSS handshake: Noise IK framing, mac1/mac2/cookies, tampering, replay, fixed vectors
-// (docs/protocol-crypto.md) and a robustness loop over malformed input.
+// (docs/protocol.md) and a robustness loop over malformed input.
 #include "crypto/handshake.h"
 
 #include <QFile>
@@ -56,7 +56,7 @@ void checkKeysWork(const TransportKeys &a, const TransportKeys &b)
     QCOMPARE(rb->openCopy(5, "h", sa->sealCopy(5, "h", "data")).value_or(QByteArray()), QByteArray("data"));
 }
 
-QList<QByteArray> docLines; // "name = hex" lines that docs/protocol-crypto.md must contain
+QList<QByteArray> docLines; // "name = hex" lines that docs/protocol.md must contain
 
 void vector(const char *name, const QByteArray &actual, const char *expectedHex)
 {
@@ -326,7 +326,7 @@ private slots:
 
     void vectors()
     {
-        // Fixed seeds, ephemerals, cids and randomness; the same hex is in docs/protocol-crypto.md.
+        // Fixed seeds, ephemerals, cids and randomness; the same hex is in docs/protocol.md.
         Pair k;
         vector("initiator_peer_id", k.ini.publicKey(),
                "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737");
@@ -382,7 +382,7 @@ private slots:
         vector("initiation2_mac2", hs2.initiation().right(16), "86334c90eeb1fda129d3f47692bd780e");
 
         // The document carries the same vectors, so the two cannot drift apart.
-        QFile doc(QStringLiteral(SSS_DOCS_DIR "/protocol-crypto.md"));
+        QFile doc(QStringLiteral(SSS_DOCS_DIR "/protocol.md"));
         QVERIFY(doc.open(QIODevice::ReadOnly));
         const QList<QByteArray> lines = doc.readAll().split('\n');
         QCOMPARE(docLines.size(), 14);

@@ -83,7 +83,7 @@ private slots:
 
     void keySchedule()
     {
-        // Values cross-checked with Python's hmac/hashlib; also listed in docs/protocol-crypto.md.
+        // Values cross-checked with Python's hmac/hashlib; also listed in docs/protocol.md.
         const QByteArray secret = range(0, 32);
         const DirectionKeys k = deriveDirection(secret);
         QCOMPARE(k.secret, secret);
