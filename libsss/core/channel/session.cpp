@@ -486,17 +486,9 @@ StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenIn
         return nullptr;
     }
     if (!open)
-        return nullptr; // frames without open info for an unseen stream cannot be placed; the open will come
+        return nullptr; // unreachable for a correct peer: frames carry open info until acknowledged
     peerSeqsSeen_.insert(seq);
-    StreamState *parent = nullptr;
-    if (open->parent != 0) {
-        parent = stream(open->parent);
-        if (!parent && (open->parent & 1) != localSide() && !peerSeqsSeen_.contains(open->parent >> 1)) {
-            // The parent's open has not arrived yet (reordering): do not mark the child as seen.
-            peerSeqsSeen_.remove(seq, seq + 1);
-            return nullptr;
-        }
-    }
+    ++liveIncoming_;
     StreamState &s = createStream(id, false);
     s.kind = open->kind;
     s.priority = int(open->priority);
@@ -519,29 +511,57 @@ StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenIn
         e.protocol = s.protocol;
         s.appHasHandle = true;
         ep_.events.push_back(std::move(e));
-        return &s;
+    } else {
+        s.parentWireId = open->parent;
+        if (StreamState *parent = stream(open->parent)) {
+            adoptChild(*parent, s);
+        } else if ((open->parent & 1) != localSide() && !peerSeqsSeen_.contains(open->parent >> 1)
+                   && (open->parent >> 1) < localMaxStreams_) {
+            // The parent's open has not arrived yet (reordering): keep the child until it does.
+            orphans_.emplace(open->parent, id);
+        } else {
+            reset(s, StreamError::SubstreamRefused, false); // the parent is gone
+        }
     }
-    s.parentWireId = open->parent;
-    if (!parent || parent->released || parent->resetQueued
-        || (!parent->acceptSubstreams && s.kind == StreamKind::Stream)) {
+    // Children that arrived before this stream can now be attached to it.
+    auto range = orphans_.equal_range(id);
+    std::vector<quint64> kids;
+    for (auto it = range.first; it != range.second; ++it)
+        kids.push_back(it->second);
+    orphans_.erase(id);
+    for (quint64 k : kids)
+        if (StreamState *c = stream(k))
+            adoptChild(s, *c);
+    Q_UNUSED(now);
+    return stream(id);
+}
+
+void Session::adoptChild(StreamState &parent, StreamState &s)
+{
+    if (parent.released || parent.resetQueued || parent.error != StreamError::NoError
+        || (!parent.acceptSubstreams && s.kind == StreamKind::Stream)) {
         reset(s, StreamError::SubstreamRefused, false);
-        return &s;
+        return;
     }
-    s.parent = parent->handle;
-    ++parent->childCount;
-    s.window = ReceiveWindow(std::max<quint64>(parent->window.windowSize(), ep_.config.initialStreamWindow),
+    s.parent = parent.handle;
+    ++parent.childCount;
+    s.window = ReceiveWindow(std::max<quint64>(parent.window.windowSize(), ep_.config.initialStreamWindow),
                              ep_.config.maxStreamWindow);
     if (s.kind == StreamKind::Stream) {
         s.appHasHandle = true;
-        parent->pendingChildren.append(s.handle);
+        parent.pendingChildren.append(s.handle);
         Event e{Event::Type::NewSubstream};
         e.stream = s.handle;
-        e.parent = parent->handle;
+        e.parent = parent.handle;
         e.peerId = peerId_;
         ep_.events.push_back(std::move(e));
+        if (s.recv.bytesAvailable() > 0 || s.recv.finReceived()) {
+            s.readableEventQueued = false;
+            noteReadable(s);
+        }
+    } else if (s.recv.atEnd()) {
+        deliverReliableDatagram(s);
     }
-    Q_UNUSED(now);
-    return &s;
 }
 
 bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
@@ -568,7 +588,18 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
             return false;
     }
     if (s->kind == StreamKind::Datagram) {
-        if (s->recv.finReceived() && s->recv.bytesAvailable() == qint64(*s->recv.finalSize()))
+        // Consume as it arrives so flow control keeps moving; deliver only when complete.
+        if (s->recv.bytesAvailable() > 0) {
+            const qint64 n = s->recv.bytesAvailable();
+            if (s->datagramBuf.size() + n > ep_.config.maxDatagramReassembly * 8) {
+                reset(*s, StreamError::Cancelled, false);
+                return true;
+            }
+            s->datagramBuf.append(s->recv.read(n));
+            consumeConnection(now, n);
+            afterRead(now, *s);
+        }
+        if (s->recv.atEnd() && (s->local || stream(s->parentWireId)))
             deliverReliableDatagram(*s);
         return true;
     }
@@ -589,7 +620,7 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
 void Session::deliverReliableDatagram(StreamState &carrier)
 {
     StreamState *parent = stream(carrier.parentWireId);
-    const QByteArray data = carrier.recv.read(carrier.recv.bytesAvailable());
+    const QByteArray data = std::exchange(carrier.datagramBuf, {});
     if (parent && !parent->released && !parent->discarding) {
         parent->inDatagrams.append(data);
         if (!parent->datagramEventQueued) {
@@ -730,6 +761,15 @@ qint64 Session::write(Instant, StreamState &s, const char *data, qint64 size, bo
     return n;
 }
 
+void Session::consumeConnection(Instant now, qint64 n)
+{
+    const Duration srtt = channel_ ? channel_->smoothedRtt() : 100ms;
+    connConsumed_ += quint64(n);
+    connWindow_.onConsumed(connConsumed_, now, srtt);
+    if (connWindow_.pollUpdate(now, srtt))
+        maxDataQueued_ = true;
+}
+
 void Session::afterRead(Instant now, StreamState &s)
 {
     const Duration srtt = channel_ ? channel_->smoothedRtt() : 100ms;
@@ -750,10 +790,7 @@ qint64 Session::read(Instant now, StreamState &s, char *data, qint64 maxSize)
     const QByteArray b = s.recv.read(maxSize);
     if (!b.isEmpty()) {
         memcpy(data, b.constData(), size_t(b.size()));
-        connConsumed_ += quint64(b.size());
-        connWindow_.onConsumed(connConsumed_, now, channel_ ? channel_->smoothedRtt() : 100ms);
-        if (connWindow_.pollUpdate(now, channel_ ? channel_->smoothedRtt() : 100ms))
-            maxDataQueued_ = true;
+        consumeConnection(now, b.size());
     }
     s.readableEventQueued = false;
     afterRead(now, s);
@@ -763,10 +800,7 @@ qint64 Session::read(Instant now, StreamState &s, char *data, qint64 maxSize)
 QByteArray Session::readMessage(Instant now, StreamState &s)
 {
     const QByteArray m = s.recv.readMessage();
-    connConsumed_ += quint64(m.size());
-    connWindow_.onConsumed(connConsumed_, now, channel_ ? channel_->smoothedRtt() : 100ms);
-    if (connWindow_.pollUpdate(now, channel_ ? channel_->smoothedRtt() : 100ms))
-        maxDataQueued_ = true;
+    consumeConnection(now, m.size());
     s.readableEventQueued = false;
     afterRead(now, s);
     return m;
@@ -995,9 +1029,13 @@ void Session::reclaim(StreamState &s)
         --p->childCount;
     if (!isLocalId(id)) {
         ++reclaimedPeerStreams_;
+        --liveIncoming_;
         const quint64 target = ep_.config.maxIncomingStreams + reclaimedPeerStreams_;
-        // Batch MAX_STREAMS updates: one per eighth of the limit.
-        if (target >= localMaxStreams_ + std::max<quint64>(1, ep_.config.maxIncomingStreams / 8)) {
+        // Batch MAX_STREAMS updates (one per eighth of the limit), but never leave a peer that has few
+        // streams open waiting for credit.
+        if (target > localMaxStreams_
+            && (target >= localMaxStreams_ + std::max<quint64>(1, ep_.config.maxIncomingStreams / 8)
+                || liveIncoming_ <= ep_.config.maxIncomingStreams / 2)) {
             localMaxStreams_ = target;
             maxStreamsQueued_ = true;
         }

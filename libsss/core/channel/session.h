@@ -85,7 +85,8 @@ struct StreamState {
     bool resetQueued = false, resetSent = false, resetAcked = false;
     quint64 resetCode = 0;
     bool sendShut = false;        // shutdownWrite or reset done by the app
-    quint64 creditedSent = 0;     // highest offset counted against the peer's connection window
+    quint64 creditedSent = 0;
+    QByteArray datagramBuf;        // datagram carriers: content accumulated as it arrives     // highest offset counted against the peer's connection window
     quint64 ackedTotal = 0;
 
     // receive direction
@@ -198,7 +199,9 @@ private:
     bool handleStreamFrame(Instant now, const wire::StreamFrame &f);
     StreamState *incomingStream(Instant now, quint64 id, const wire::OpenInfo *open, bool &violation);
     void deliverReliableDatagram(StreamState &carrier);
+    void adoptChild(StreamState &parent, StreamState &child);
     void afterRead(Instant now, StreamState &s);
+    void consumeConnection(Instant now, qint64 n);
     void noteReadable(StreamState &s);
     void noteBytesAcked(StreamState &s);
     void emitStreamEvent(Event::Type t, StreamState &s, StreamError e = StreamError::NoError,
@@ -220,7 +223,9 @@ private:
     quint64 peerMaxStreams_ = 0;         // we may open seqs < this
     quint64 localMaxStreams_ = 0;        // the peer may open seqs < this (advertised)
     quint64 reclaimedPeerStreams_ = 0;
+    quint64 liveIncoming_ = 0;         // peer-opened streams not yet reclaimed
     bool maxStreamsQueued_ = false;
+    std::unordered_multimap<quint64, quint64> orphans_; // parent wire id -> children that arrived first
     RangeSet peerSeqsSeen_;               // every peer stream seq ever seen (closed ones are absent from streams_)
     std::deque<quint64> blockedOpens_;    // local wire ids waiting for MAX_STREAMS credit
     SendCredit connCredit_{0};
