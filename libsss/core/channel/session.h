@@ -108,7 +108,7 @@ struct StreamState {
     bool connected = false;       // client: ACCEPT received
     QList<StreamHandle> pendingChildren;
     QList<QByteArray> inDatagrams;
-    std::deque<OutDatagram> outDatagrams;
+    QList<OutDatagram> outDatagrams; // QList: no allocation while empty (memory per idle stream)
     qint64 outDatagramBytes = 0;
     int childCount = 0;
     StreamError error = StreamError::NoError;
