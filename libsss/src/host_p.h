@@ -1,0 +1,85 @@
+// HostPrivate: the driver of one Host. It owns the sans-IO core Endpoint and a Platform and runs the
+// drive loop after every input: feed the core, drain pollTransmit() into ONE send batch, re-arm the
+// one timer at nextTimeout(), then drain pollEvent() and emit signals (never inside a core call).
+#pragma once
+
+#include "channel/endpoint.h"
+#include "platform_p.h"
+
+#include <QHash>
+#include <QPair>
+#include <QPointer>
+#include <memory>
+#include <sss/host.h>
+#include <vector>
+
+namespace sss {
+
+class Stream;
+class Server;
+
+class HostPrivate
+{
+    Q_DECLARE_PUBLIC(Host)
+public:
+    explicit HostPrivate(Host *q) : q_ptr(q) { }
+    ~HostPrivate();
+
+    static HostPrivate *get(Host *host) { return host ? host->d_func() : nullptr; }
+
+    bool start(std::unique_ptr<detail::Platform> platform);
+    void stop(bool emitSignals);
+    void setError(Host::Error error, const QString &text);
+
+    core::Endpoint *endpoint() const { return endpoint_.get(); }
+    core::Instant now() const { return platform_->now(); }
+    bool isRealTime() const { return platform_ && platform_->isRealTime(); }
+
+    // App commands went straight into the core; one coalesced flush per event-loop turn sends the result.
+    void requestFlush();
+    void drive();
+
+    // Platform inputs.
+    void onDatagram(const core::SocketAddress &from, const char *data, qsizetype size);
+    void onBatchEnd() { drive(); }
+    void onTimeout();
+
+    void registerStream(core::StreamHandle h, Stream *s) { streams_.insert(h, s); }
+    // A Stream object appeared for a handle whose events may have been dispatched before (accepted
+    // substream, connection taken later from a Server): on the next turn, replay the events kept
+    // for it and announce what is already readable, so no signal is lost.
+    void postCatchUp(Stream *s);
+    void unregisterStream(core::StreamHandle h, Stream *s)
+    {
+        auto it = streams_.find(h);
+        if (it != streams_.end() && it.value() == s)
+            streams_.erase(it);
+    }
+    bool registerServer(Server *server, const QString &service, const QString &protocol, QString *error);
+    void unregisterServer(Server *server);
+
+    core::EndpointConfig endpointConfig() const;
+
+    Host *q_ptr;
+    Identity identity;
+    HostConfig config;
+    Host::Error error = Host::Error::NoError;
+    QString errorString;
+    bool tracing = false;
+
+    void deliverEvents();
+    void dispatch(const core::Event &e);
+
+    std::unique_ptr<detail::Platform> platform_;
+    std::unique_ptr<core::Endpoint> endpoint_;
+    std::vector<core::Transmit> batch_;
+    bool flushPosted_ = false;
+    QHash<core::StreamHandle, Stream *> streams_;
+    QHash<QPair<QString, QString>, Server *> servers_;
+    // State-changing events of handles without a Stream object yet (a substream not accepted yet).
+    // Bounded: dropped wholesale past kMaxEarly entries (a peer flooding unaccepted substreams).
+    static constexpr qsizetype kMaxEarly = 65536;
+    QHash<core::StreamHandle, QList<core::Event>> early_;
+};
+
+} // namespace sss

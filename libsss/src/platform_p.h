@@ -1,0 +1,57 @@
+// The small platform interface under a Host's driver: a clock, a datagram sink, ONE timer and a
+// "run soon" queue. UdpPlatform implements it on real UDP + QTimer; libsss/simqt on the simulator,
+// so the same driver code runs in real and in virtual time. Private API (not installed).
+#pragma once
+
+#include "common/types.h"
+
+#include <functional>
+#include <memory>
+#include <sss/global.h>
+
+namespace sss {
+class Host;
+class HostPrivate;
+} // namespace sss
+
+namespace sss::detail {
+
+class SSS_EXPORT Platform
+{
+public:
+    Platform();
+    virtual ~Platform();
+    Platform(const Platform &) = delete;
+    Platform &operator=(const Platform &) = delete;
+
+    virtual core::Instant now() = 0;
+    virtual void send(const core::Transmit *transmits, qsizetype count) = 0;
+    // (Re)arms the one timer; core::kNever stops it. On expiry the platform calls deliverTimeout().
+    virtual void armTimer(core::Instant at) = 0;
+    // Runs fn soon, after the current input, on the Host's thread. Dropped if the platform dies first.
+    virtual void post(std::function<void()> fn) = 0;
+    virtual core::SocketAddress localAddress() const = 0;
+    // Wall-clock time at core::Instant{} in ns since the Unix epoch (handshake timestamps).
+    virtual quint64 wallClockOffsetNs() const { return 0; }
+    // false for virtual time: blocking waits (waitForReadyRead...) cannot make progress there.
+    virtual bool isRealTime() const { return true; }
+    // A deterministic random source for the core (simulation); empty = the system CSPRNG.
+    virtual std::function<void(uint8_t *out, size_t len)> randomSource() { return {}; }
+
+protected:
+    // Inputs into the Host's driver. A batch is any number of datagrams followed by one
+    // deliverBatchEnd(), which flushes the core's output once.
+    void deliverDatagram(const core::SocketAddress &from, const char *data, qsizetype size);
+    void deliverBatchEnd();
+    void deliverTimeout();
+
+private:
+    friend class sss::HostPrivate;
+    sss::HostPrivate *driver_ = nullptr;
+};
+
+// Binds `host` to `platform` instead of a UDP socket (simulator adapters). Returns false (and sets
+// the Host's error) if the Host is already bound or its identity is invalid.
+SSS_EXPORT bool bindPlatform(Host *host, std::unique_ptr<Platform> platform);
+
+} // namespace sss::detail

@@ -1,0 +1,33 @@
+// The real-network Platform: UdpTransport + one precise QTimer + steady_clock.
+#pragma once
+
+#include "platform_p.h"
+#include "udptransport.h"
+
+#include <QObject>
+#include <QTimer>
+
+namespace sss::detail {
+
+class UdpPlatform final : public Platform
+{
+public:
+    UdpPlatform();
+    ~UdpPlatform() override;
+
+    bool bind(const QHostAddress &address, quint16 port, QString *errorString);
+
+    core::Instant now() override;
+    void send(const core::Transmit *transmits, qsizetype count) override;
+    void armTimer(core::Instant at) override;
+    void post(std::function<void()> fn) override;
+    core::SocketAddress localAddress() const override;
+    quint64 wallClockOffsetNs() const override;
+
+private:
+    QObject context_; // receiver of posted calls: they die with the platform
+    UdpTransport transport_;
+    QTimer timer_;
+};
+
+} // namespace sss::detail
