@@ -573,7 +573,8 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
     if (!s)
         return true;
     if (s->resetReceived || s->discarding || s->resetQueued) {
-        // Still account flow control so the peer's credit stays consistent, but keep no data.
+        // Keep no data, but account it so the connection window stays consistent with the peer's.
+        discardInput(*s, f.offset + quint64(f.length));
         return true;
     }
     const quint64 end = f.offset + quint64(f.length);
@@ -597,6 +598,7 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
             }
             s->datagramBuf.append(s->recv.read(n));
             consumeConnection(now, n);
+            s->creditedConsumed += quint64(n);
             afterRead(now, *s);
         }
         if (s->recv.atEnd() && (s->local || stream(s->parentWireId)))
@@ -605,11 +607,7 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
     }
     if (s->recv.bytesAvailable() > 0 || s->recv.hasMessage())
         noteReadable(*s);
-    if (s->recv.finReceived() && !s->finReported && s->recv.bytesAvailable() == 0
-        && s->recv.readOffset() == *s->recv.finalSize()) {
-        s->finReported = true;
-        emitStreamEvent(Event::Type::Finished, *s);
-    } else if (s->recv.finReceived() && !s->finReported) {
+    if (s->recv.finReceived() && !s->finReported) {
         s->finReported = true;
         emitStreamEvent(Event::Type::Finished, *s);
     }
@@ -667,6 +665,7 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
             return true;
         s->resetReceived = true;
         s->recv.clear();
+        discardInput(*s, std::max<quint64>(f.c, s->creditedReceive));
         const bool wasError = s->error != StreamError::NoError;
         if (!wasError) {
             s->error = f.b == quint64(StreamError::ServiceNotFound) ? StreamError::ServiceNotFound
@@ -770,6 +769,18 @@ void Session::consumeConnection(Instant now, qint64 n)
         maxDataQueued_ = true;
 }
 
+void Session::discardInput(StreamState &s, quint64 upTo)
+{
+    if (upTo > s.creditedReceive) {
+        connReceived_ += upTo - s.creditedReceive;
+        s.creditedReceive = upTo;
+    }
+    if (s.creditedReceive > s.creditedConsumed) {
+        consumeConnection(ep_.lastNow, qint64(s.creditedReceive - s.creditedConsumed));
+        s.creditedConsumed = s.creditedReceive;
+    }
+}
+
 void Session::afterRead(Instant now, StreamState &s)
 {
     const Duration srtt = channel_ ? channel_->smoothedRtt() : 100ms;
@@ -791,6 +802,7 @@ qint64 Session::read(Instant now, StreamState &s, char *data, qint64 maxSize)
     if (!b.isEmpty()) {
         memcpy(data, b.constData(), size_t(b.size()));
         consumeConnection(now, b.size());
+        s.creditedConsumed += quint64(b.size());
     }
     s.readableEventQueued = false;
     afterRead(now, s);
@@ -801,6 +813,7 @@ QByteArray Session::readMessage(Instant now, StreamState &s)
 {
     const QByteArray m = s.recv.readMessage();
     consumeConnection(now, m.size());
+    s.creditedConsumed += quint64(m.size());
     s.readableEventQueued = false;
     afterRead(now, s);
     return m;
@@ -867,6 +880,7 @@ void Session::shutdownRead(StreamState &s)
         return;
     s.discarding = true;
     s.recv.clear();
+    discardInput(s, s.creditedReceive);
     s.stopCode = quint64(StreamError::Cancelled);
     queueControl(SentFrame::StopSending, s.wireId);
     maybeReclaim(s);
@@ -889,6 +903,7 @@ void Session::reset(StreamState &s, StreamError code, bool notifyApp)
     if (!s.recvDone()) {
         s.discarding = true;
         s.recv.clear();
+        discardInput(s, s.creditedReceive);
         s.stopCode = quint64(code);
         queueControl(SentFrame::StopSending, s.wireId);
     }

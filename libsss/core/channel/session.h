@@ -99,6 +99,7 @@ struct StreamState {
     bool resetReceived = false;
     bool finReported = false;
     quint64 creditedReceive = 0;  // highest offset counted against the connection window
+    quint64 creditedConsumed = 0; // bytes of this stream counted as consumed at connection level
 
     // application side
     bool released = false;
@@ -202,6 +203,9 @@ private:
     void adoptChild(StreamState &parent, StreamState &child);
     void afterRead(Instant now, StreamState &s);
     void consumeConnection(Instant now, qint64 n);
+    // Input that will never be read (reset, stop-sending): count it received and consumed so the
+    // connection-level window does not shrink for good.
+    void discardInput(StreamState &s, quint64 upTo);
     void noteReadable(StreamState &s);
     void noteBytesAcked(StreamState &s);
     void emitStreamEvent(Event::Type t, StreamState &s, StreamError e = StreamError::NoError,

@@ -1,6 +1,6 @@
 // SSS handshake: Noise IK (noise.h) framed into three UDP message types, with WireGuard-style
 // mac1/mac2 and stateless cookies. Sans-IO: callers pass time and addresses in, bytes out.
-// Byte layouts: docs/protocol-crypto.md.
+// Byte layouts: docs/protocol.md §2.
 #pragma once
 
 #include "aead.h"

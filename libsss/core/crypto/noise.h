@@ -4,7 +4,7 @@
 // The IK object is generic over how a static key appears on the wire: `wire` bytes are what is
 // hashed (pre-message) and encrypted (the `s` token), and a StaticToDh function maps them to the
 // X25519 key used for DH. Pure Noise uses the identity map; SSS sends the Ed25519 PeerId and
-// converts it (docs/protocol-crypto.md).
+// converts it (docs/protocol.md §2).
 #pragma once
 
 #include "sodium.h"

@@ -27,6 +27,7 @@ private Q_SLOTS:
     void refusedSubstreams();
     void addressChangeMidTransfer();
     void channelLossAndReattach();
+    void discardedDataReleasesConnectionWindow();
 };
 
 namespace {
@@ -608,6 +609,57 @@ void tst_CoreStreams::channelLossAndReattach()
     QVERIFY(rx.patternOk);
     QCOMPARE(rx.hash.result(), tx.hash.result()); // nothing lost, nothing duplicated
     QCOMPARE(w.b->ep->sessionCount(), quint64(1));
+}
+
+void tst_CoreStreams::discardedDataReleasesConnectionWindow()
+{
+    // Data a receiver throws away (shutdown of its read side) must still count as consumed for the
+    // connection-level window, or the whole channel would stall after enough discarded bytes.
+    EndpointConfig cfg;
+    cfg.initialConnectionWindow = 256 * 1024;
+    cfg.maxConnectionWindow = 256 * 1024;
+    World w(21, {}, cfg);
+    int discarded = 0;
+    StreamHandle keep = 0;
+    qint64 kept = 0;
+    QList<StreamHandle> unread;
+    w.b->onEvent = [&](const Event &e) {
+        if (e.type == Event::Type::NewSubstream) {
+            const StreamHandle s = w.b->ep->acceptSubstream(e.parent);
+            if (unread.size() < 10)
+                unread.append(s); // buffered, never read, then thrown away below
+            else
+                keep = s;
+        }
+        if (e.type == Event::Type::Readable && e.stream == keep)
+            kept += w.readAll(*w.b, keep).size();
+        w.b->kick();
+    };
+    const StreamHandle top = w.connect();
+    w.a->ep->write(w.sim.now(), top, "t", 1);
+    QByteArray chunk(100 * 1024, 'd');
+    for (int i = 0; i < 10; ++i) {
+        const StreamHandle s = w.a->ep->openSubstream(w.sim.now(), top);
+        w.a->ep->write(w.sim.now(), s, chunk.constData(), chunk.size());
+        w.a->ep->shutdownWrite(w.sim.now(), s);
+    }
+    w.a->kick();
+    w.sim.runFor(2s);
+    QCOMPARE(unread.size(), 10);
+    qint64 buffered = 0;
+    for (StreamHandle s : unread)
+        buffered += w.b->ep->bytesAvailable(s);
+    QVERIFY(buffered >= 200 * 1024); // the connection window is (nearly) used up by unread data
+    for (StreamHandle s : unread) {
+        w.b->ep->shutdownRead(w.sim.now(), s);
+        ++discarded;
+    }
+    w.b->kick();
+    const StreamHandle last = w.a->ep->openSubstream(w.sim.now(), top);
+    QByteArray big(1000 * 1000, 'k');
+    QCOMPARE(w.a->ep->write(w.sim.now(), last, big.constData(), big.size()), qint64(big.size()));
+    w.a->kick();
+    QVERIFY2(w.sim.runUntil([&] { return kept == big.size(); }, 60s), qPrintable(QString::number(kept)));
 }
 
 QTEST_GUILESS_MAIN(tst_CoreStreams)
