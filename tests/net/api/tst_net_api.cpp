@@ -1,0 +1,191 @@
+// The public API over real UDP on 127.0.0.1: one process with two Hosts, and two processes.
+#include "echo_p.h"
+
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTest>
+#include <sss/host.h>
+#include <sss/server.h>
+#include <sss/stream.h>
+
+using namespace sss;
+
+namespace {
+QByteArray pattern(qsizetype n)
+{
+    QByteArray b(n, Qt::Uninitialized);
+    for (qsizetype i = 0; i < n; ++i)
+        b[i] = char((i * 31 + (i >> 9)) & 0xff);
+    return b;
+}
+} // namespace
+
+class TestNetApi : public QObject
+{
+    Q_OBJECT
+private:
+    // Runs the echo scenarios against a server at (peer, port) on 127.0.0.1.
+    void exerciseEcho(Host *client, const PeerId &peer, quint16 port)
+    {
+        Stream s(client);
+        QVERIFY(
+            s.connectTo(peer, QStringLiteral("echo"), QStringLiteral("v1"), QHostAddress::LocalHost, port));
+        QCOMPARE(s.write("ping"), qint64(4));
+        QVERIFY2(s.waitForConnected(5000), qPrintable(s.errorString()));
+        QCOMPARE(s.state(), Stream::State::Connected);
+        QByteArray got;
+        QTRY_VERIFY_WITH_TIMEOUT((got += s.readAll()).size() >= 4, 5000);
+        QCOMPARE(got, QByteArray("ping"));
+
+        // Bulk bytes, with blocking reads.
+        const QByteArray big = pattern(2 * 1024 * 1024);
+        QCOMPARE(s.write(big), qint64(big.size()));
+        got.clear();
+        QElapsedTimer t;
+        t.start();
+        while (got.size() < big.size() && t.elapsed() < 20000) {
+            if (s.bytesAvailable() == 0)
+                s.waitForReadyRead(1000);
+            got += s.readAll();
+        }
+        QCOMPARE(got.size(), big.size());
+        QVERIFY(got == big);
+        QTRY_COMPARE_WITH_TIMEOUT(s.bytesToWrite(), qint64(0), 5000);
+
+        // Substreams: request/response each.
+        constexpr int kSubs = 50;
+        QList<QByteArray> responses(kSubs);
+        int done = 0;
+        for (int i = 0; i < kSubs; ++i) {
+            Stream *sub = s.openSubstream();
+            QVERIFY(sub);
+            sub->writeMessage("req" + QByteArray::number(i));
+            connect(sub, &Stream::readyReadMessage, sub, [&, sub, i] {
+                responses[i] = sub->readMessage();
+                ++done;
+            });
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(done, kSubs, 10000);
+        for (int i = 0; i < kSubs; ++i)
+            QCOMPARE(responses[i], "req" + QByteArray::number(i));
+
+        // Datagrams, small and fragmented (loopback does not lose them in practice).
+        QList<QByteArray> dgs;
+        connect(&s, &Stream::readyReadDatagram, &s, [&] {
+            while (s.hasPendingDatagrams())
+                dgs.append(s.readDatagram());
+        });
+        QVERIFY(s.writeDatagram("d1"));
+        QVERIFY(s.writeDatagram(pattern(100000)));
+        QTRY_COMPARE_WITH_TIMEOUT(dgs.size(), 2, 10000);
+        QVERIFY(dgs.contains(QByteArray("d1")));
+        QVERIFY(dgs.contains(pattern(100000)));
+
+        // Clean end: our FIN is echoed back as the peer's FIN.
+        QSignalSpy finished(&s, &QIODevice::readChannelFinished);
+        QVERIFY(s.shutdown(Stream::ShutdownMode::Write));
+        QTRY_VERIFY_WITH_TIMEOUT(finished.count() > 0, 5000);
+        QVERIFY(client->channels().size() >= 1);
+    }
+
+private slots:
+    void inProcess()
+    {
+        Host server, client;
+        QVERIFY2(server.bind(QHostAddress::LocalHost, 0), qPrintable(server.errorString()));
+        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
+        QVERIFY(server.localPort() != 0);
+        QCOMPARE(server.localAddress(), QHostAddress(QHostAddress::LocalHost));
+        QVERIFY(!server.bind(QHostAddress::LocalHost, 0));
+        QCOMPARE(server.error(), Host::Error::AlreadyBound);
+        Server srv(&server);
+        QVERIFY(srv.listen(QStringLiteral("echo"), QStringLiteral("v1")));
+        connect(&srv, &Server::newConnection, &srv, [&] {
+            while (Stream *s = srv.nextPendingConnection())
+                sssTestEcho(s);
+        });
+        exerciseEcho(&client, server.peerId(), server.localPort());
+    }
+
+    void serviceNotFound()
+    {
+        Host server, client;
+        QVERIFY(server.bind(QHostAddress::LocalHost, 0));
+        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
+        Stream s(&client);
+        QVERIFY(s.connectTo(server.peerId(), QStringLiteral("none"), QStringLiteral("v1"),
+                            QHostAddress::LocalHost, server.localPort()));
+        QVERIFY(!s.waitForConnected(5000));
+        QCOMPARE(s.error(), Stream::Error::ServiceNotFound);
+    }
+
+    void wrongPeerIdFails()
+    {
+        // The address answers, but with another identity: the client must not connect.
+        Host server, client;
+        QVERIFY(server.bind(QHostAddress::LocalHost, 0));
+        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
+        Server srv(&server);
+        QVERIFY(srv.listen(QStringLiteral("echo"), QStringLiteral("v1")));
+        HostConfig cfg = client.config();
+        client.close();
+        cfg.handshakeTimeout = std::chrono::milliseconds(1500);
+        client.setConfig(cfg);
+        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
+        Stream s(&client);
+        QVERIFY(s.connectTo(Identity::generate().peerId(), QStringLiteral("echo"), QStringLiteral("v1"),
+                            QHostAddress::LocalHost, server.localPort()));
+        QVERIFY(!s.waitForConnected(8000));
+        QVERIFY(s.error() != Stream::Error::NoError);
+        QCOMPARE(srv.hasPendingConnections(), false);
+    }
+
+    void bindConflict()
+    {
+        Host a, b;
+        QVERIFY(a.bind(QHostAddress::LocalHost, 0));
+        QSignalSpy errors(&b, &Host::errorOccurred);
+        QVERIFY(!b.bind(QHostAddress::LocalHost, a.localPort()));
+        QCOMPARE(b.error(), Host::Error::BindFailed);
+        QVERIFY(!b.errorString().isEmpty());
+        QCOMPARE(errors.count(), 1);
+        QVERIFY(!b.isBound());
+    }
+
+    void twoProcesses()
+    {
+        QProcess peer;
+        peer.setProgram(QStringLiteral(SSS_TEST_PEER));
+        peer.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        peer.start();
+        QVERIFY2(peer.waitForStarted(5000), qPrintable(peer.errorString()));
+        QByteArray line;
+        QElapsedTimer t;
+        t.start();
+        while (!line.contains('\n') && t.elapsed() < 10000 && peer.state() == QProcess::Running) {
+            peer.waitForReadyRead(500);
+            line += peer.readAllStandardOutput();
+        }
+        const QList<QByteArray> parts = line.trimmed().split(' ');
+        QCOMPARE(parts.size(), 2);
+        const PeerId id = PeerId::fromString(QString::fromLatin1(parts[0]));
+        QVERIFY(!id.isNull());
+        const quint16 port = quint16(parts[1].toUInt());
+        QVERIFY(port != 0);
+
+        Host client;
+        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
+        exerciseEcho(&client, id, port);
+
+        peer.closeWriteChannel(); // asks the peer to quit
+        if (!peer.waitForFinished(5000)) {
+            peer.kill();
+            peer.waitForFinished(2000);
+        }
+        QCOMPARE(peer.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(peer.exitCode(), 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestNetApi)
+#include "tst_net_api.moc"
