@@ -253,6 +253,21 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
             newly.push_back(p);
         }
     }
+    // Packets we declared lost that arrived after all: that was reordering, not loss.
+    if (!lostRecent_.empty()) {
+        for (auto it = lostRecent_.lower_bound(*ack.ranges.min()); it != lostRecent_.end() && it->first <= *largest;) {
+            if (ack.ranges.contains(it->first)) {
+                ++spuriousLosses_;
+                reorderThreshold_
+                    = std::clamp<quint64>(std::max(largestAcked_, *largest) - it->first + 1, reorderThreshold_, 256);
+                if (session_)
+                    session_->onFramesAcked(it->second);
+                it = lostRecent_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
     if (newly.empty())
         return;
     if (!anyAcked_ || *largest > largestAcked_) {
@@ -263,26 +278,21 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
         largestNew = p;
     const bool appLimited = maxInFlightSinceAck_ < cc_->window() / 2;
     for (SentPacket *p : newly) {
-        if (p->ackEliciting)
+        if (p->lost)
+            continue; // handled through lostRecent_ above
+        if (p->ackEliciting) {
             newlyAckedEliciting = true;
-        if (p->inFlight && !p->lost)
-            bytesInFlight_ -= p->bytes;
-        if (p->lost) {
-            // Reordering, not loss: tolerate at least this much reordering from now on.
-            ++spuriousLosses_;
-            reorderThreshold_ = std::clamp<quint64>(largestAcked_ - p->pn + 1, reorderThreshold_, 256);
+            --ackElicitingOutstanding_;
         }
+        if (p->inFlight)
+            bytesInFlight_ -= p->bytes;
         p->acked = true;
-        if (p->inFlight && !p->lost)
+        if (p->inFlight)
             cc_->onPacketAcked(now, AckedPacket{p->time, qint64(p->bytes)}, rtt_, appLimited);
         if (p->largestAckedInAck)
             toAck_.removeBelow(p->largestAckedInAck + 1);
-        if (session_ && !p->lost)
+        if (session_)
             session_->onFramesAcked(p->frames);
-        else if (session_ && p->lost) {
-            // Declared lost too early: the retransmission is already queued; the data is simply acked.
-            session_->onFramesAcked(p->frames);
-        }
         p->frames.clear();
     }
     if (largestNew && largestNew->ackEliciting) {
@@ -329,6 +339,8 @@ void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
     Instant firstLost = kNever, lastLost{};
     for (SentPacket *p : lost) {
         p->lost = true;
+        if (p->ackEliciting)
+            --ackElicitingOutstanding_;
         if (p->inFlight) {
             bytesInFlight_ -= p->bytes;
             largestLostTime = std::max(largestLostTime, p->time);
@@ -343,8 +355,12 @@ void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
                 retransmitted_ += f.length;
         if (session_)
             session_->onFramesLost(p->frames);
-        // Keep the frames: if the packet turns out to have arrived, its ack releases them normally.
+        // Keep the frames a while: if the packet turns out to have arrived, its ack releases them.
+        lostRecent_.emplace(p->pn, std::move(p->frames));
+        p->frames.clear();
     }
+    while (lostRecent_.size() > 512)
+        lostRecent_.erase(lostRecent_.begin());
     if (largestLostTime != Instant{})
         cc_->onCongestionEvent(now, largestLostTime);
     // Persistent congestion (RFC 9002 §7.6): ack-eliciting losses spanning more than 3 PTOs.
@@ -357,26 +373,13 @@ void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
 
 void Channel::pruneSent()
 {
-    while (!sent_.empty() && (sent_.front().acked || sent_.front().lost)) {
-        // A lost packet's record is kept a little longer so a late ack still counts (spurious loss).
-        if (sent_.front().lost && !sent_.front().acked && sent_.size() < 4096 && anyAcked_
-            && sent_.front().pn + 1024 > largestAcked_)
-            break;
+    while (!sent_.empty() && (sent_.front().acked || sent_.front().lost || !sent_.front().ackEliciting))
         sent_.pop_front();
-    }
 }
 
 Instant Channel::ptoDeadline() const
 {
-    if (lastAckElicitingSent_ == Instant{} || state_ != State::Established)
-        return kNever;
-    bool anyEliciting = false;
-    for (const SentPacket &p : sent_)
-        if (p.ackEliciting && !p.acked && !p.lost) {
-            anyEliciting = true;
-            break;
-        }
-    if (!anyEliciting)
+    if (lastAckElicitingSent_ == Instant{} || state_ != State::Established || ackElicitingOutstanding_ == 0)
         return kNever;
     const Duration pto = rtt_.pto(ep_.config.maxAckDelay) * (1 << std::min(ptoCount_, 10));
     return lastAckElicitingSent_ + pto;
@@ -507,7 +510,9 @@ void Channel::abandonInFlight()
         p.lost = true;
     }
     sent_.clear();
+    lostRecent_.clear();
     bytesInFlight_ = 0;
+    ackElicitingOutstanding_ = 0;
 }
 
 std::optional<Transmit> Channel::pollTransmit(Instant now)
@@ -613,6 +618,7 @@ std::optional<Transmit> Channel::pollTransmit(Instant now)
         bytesInFlight_ += out.size();
         maxInFlightSinceAck_ = std::max(maxInFlightSinceAck_, bytesInFlight_);
         lastAckElicitingSent_ = now;
+        ++ackElicitingOutstanding_;
         pacer_.onSent(now, out.size());
         if (probesToSend_ > 0)
             --probesToSend_;

@@ -11,6 +11,7 @@
 #include "recovery/rtt.h"
 
 #include <deque>
+#include <map>
 #include <memory>
 
 namespace sss::core {
@@ -127,6 +128,8 @@ private:
 
     // recovery
     std::deque<SentPacket> sent_; // contiguous by pn starting at sent_.front().pn
+    std::map<quint64, SentFrames> lostRecent_; // declared lost, kept briefly to detect spurious losses
+    quint64 ackElicitingOutstanding_ = 0;
     quint64 largestAcked_ = 0;
     bool anyAcked_ = false;
     RttEstimator rtt_;

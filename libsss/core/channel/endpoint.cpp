@@ -313,74 +313,92 @@ struct Endpoint::Private {
             shared.trace(now, "security:cookie_received", QString());
     }
 
-    // Called after every input: retire dead channels, reconnect or give up sessions, report link status.
+    // Retires a dead channel: its session either waits for a new one (reconnecting if it is the
+    // initiator) or gives up. Returns true if the channel was removed.
+    void retire(Instant now, Channel *ch)
+    {
+        Session *s = ch->session();
+        if (s) {
+            if (s->channel() == ch) {
+                ch->abandonInFlight();
+                s->detachChannel();
+                s->channelLostAt = now;
+                if (s->isInitiator() && s->hasOpenStreams())
+                    s->nextReconnect = now;
+            }
+            if (s->handshaking == ch) {
+                s->handshaking = nullptr;
+                if (!s->everConnected) {
+                    s->failAll(StreamError::ConnectFailed, ch->closeReason());
+                    s->channelLostAt = now - cfg().sessionLinger; // removed by updateSession()
+                } else {
+                    s->nextReconnect = now + std::min<Duration>(1s * (1 << std::min(s->reconnectAttempts, 4)), 10s);
+                    ++s->reconnectAttempts;
+                }
+            }
+        }
+        channels.erase(ch->localCid());
+        rrDirty = true;
+        if (s)
+            updateSession(now, s);
+    }
+
+    // Reconnects, gives up or reports the link status of one session. Returns false if it was removed.
+    bool updateSession(Instant now, Session *s)
+    {
+        if (!s->channel() && !s->handshaking) {
+            const bool lingerOver = s->channelLostAt != kNever && now - s->channelLostAt >= cfg().sessionLinger;
+            if (!s->hasOpenStreams() || lingerOver) {
+                if (s->hasOpenStreams())
+                    s->failAll(StreamError::ChannelLost, QStringLiteral("the channel to the peer was lost"));
+                if (s->reportedStatus != LinkStatus::Down) {
+                    Event e{Event::Type::LinkStatusChanged};
+                    e.peerId = s->peerId();
+                    e.status = LinkStatus::Down;
+                    shared.events.push_back(std::move(e));
+                }
+                removeSession(s);
+                return false;
+            }
+            if (s->isInitiator() && s->nextReconnect <= now)
+                startHandshake(now, s, s->lastPeerAddress, true);
+        }
+        const LinkStatus st = s->channel() ? s->channel()->linkStatus()
+            : s->handshaking               ? LinkStatus::Connecting
+                                           : LinkStatus::Down;
+        if (st != s->reportedStatus) {
+            s->reportedStatus = st;
+            Event e{Event::Type::LinkStatusChanged};
+            e.peerId = s->peerId();
+            e.status = st;
+            shared.events.push_back(std::move(e));
+        }
+        return true;
+    }
+
+    // After a datagram: only the channel it touched can have changed state.
+    void sweepChannel(Instant now, Channel *ch)
+    {
+        if (ch->isDead())
+            retire(now, ch);
+        else if (Session *s = ch->session())
+            updateSession(now, s);
+    }
+
+    // After a timeout (or a handshake message): look at everything.
     void sweep(Instant now)
     {
-        for (auto it = channels.begin(); it != channels.end();) {
-            Channel *ch = it->second.get();
-            if (!ch->isDead()) {
-                ++it;
-                continue;
-            }
-            Session *s = ch->session();
-            if (s) {
-                if (s->channel() == ch) {
-                    ch->abandonInFlight();
-                    s->detachChannel();
-                    s->channelLostAt = now;
-                    if (s->isInitiator() && s->hasOpenStreams() && ch->closedByIdle())
-                        s->nextReconnect = now;
-                    else if (s->isInitiator() && s->hasOpenStreams())
-                        s->nextReconnect = now;
-                }
-                if (s->handshaking == ch) {
-                    s->handshaking = nullptr;
-                    if (!s->everConnected) {
-                        s->failAll(StreamError::ConnectFailed, ch->closeReason());
-                        s->channelLostAt = now - cfg().sessionLinger; // remove below
-                    } else {
-                        s->nextReconnect = now + std::min<Duration>(1s * (1 << std::min(s->reconnectAttempts, 4)), 10s);
-                        ++s->reconnectAttempts;
-                    }
-                }
-            }
-            it = channels.erase(it);
-            rrDirty = true;
-        }
-        std::vector<Session *> gone;
-        for (auto &[id, sp] : sessions) {
-            Session *s = sp.get();
-            if (!s->channel() && !s->handshaking) {
-                const bool lingerOver = s->channelLostAt != kNever && now - s->channelLostAt >= cfg().sessionLinger;
-                if (!s->hasOpenStreams() || lingerOver) {
-                    if (s->hasOpenStreams())
-                        s->failAll(StreamError::ChannelLost, QStringLiteral("the channel to the peer was lost"));
-                    gone.push_back(s);
-                    continue;
-                }
-                if (s->isInitiator() && s->nextReconnect <= now)
-                    startHandshake(now, s, s->lastPeerAddress, true);
-            }
-            const LinkStatus st = s->channel() ? s->channel()->linkStatus()
-                : s->handshaking               ? LinkStatus::Connecting
-                                               : LinkStatus::Down;
-            if (st != s->reportedStatus) {
-                s->reportedStatus = st;
-                Event e{Event::Type::LinkStatusChanged};
-                e.peerId = s->peerId();
-                e.status = st;
-                shared.events.push_back(std::move(e));
-            }
-        }
-        for (Session *s : gone) {
-            if (s->reportedStatus != LinkStatus::Down) {
-                Event e{Event::Type::LinkStatusChanged};
-                e.peerId = s->peerId();
-                e.status = LinkStatus::Down;
-                shared.events.push_back(std::move(e));
-            }
-            removeSession(s);
-        }
+        std::vector<Channel *> dead;
+        for (auto &[cid, ch] : channels)
+            if (ch->isDead())
+                dead.push_back(ch.get());
+        for (Channel *ch : dead)
+            retire(now, ch);
+        std::vector<Session *> all;
+        for (auto &[id, sp] : sessions)
+            all.push_back(sp.get());
+        for (Session *s : all)
+            updateSession(now, s);
     }
 };
 
@@ -415,8 +433,12 @@ void Endpoint::handleDatagram(Instant now, const SocketAddress &from, const char
         if (size < kShortHeaderSize)
             return;
         auto it = d->channels.find(be64(data + 1));
-        if (it != d->channels.end())
-            it->second->handlePacket(now, from, data, size);
+        if (it != d->channels.end()) {
+            Channel *ch = it->second.get();
+            ch->handlePacket(now, from, data, size);
+            d->sweepChannel(now, ch);
+        }
+        return;
     } else if (t == crypto::kTypeInitiation) {
         d->handleInitiation(now, from, QByteArray(data, size));
     } else if (t == crypto::kTypeResponse) {
@@ -466,7 +488,6 @@ std::optional<Transmit> Endpoint::pollTransmit(Instant now)
             return t;
         }
     }
-    d->sweep(now);
     return std::nullopt;
 }
 

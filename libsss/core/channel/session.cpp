@@ -830,6 +830,8 @@ bool Session::writeDatagram(Instant now, StreamState &s, const QByteArray &data,
         const StreamHandle h = openSubstream(now, s, StreamKind::Datagram);
         StreamState &c = *stream(ep_.handles[h].wireId);
         c.expiry = o.expiry;
+        if (c.expiry != kNever)
+            expiring_.emplace(c.expiry, c.wireId);
         c.released = true;
         c.send.append(data, true);
         c.send.finish();
@@ -964,12 +966,12 @@ void Session::handleTimeout(Instant now)
 {
     reassembler_.expire(now);
     // Ephemeral datagram carriers that missed their deadline are reset (the receiver discards them).
-    std::vector<StreamState *> expired;
-    for (auto &[id, s] : streams_)
-        if (s->expiry <= now && !s->resetQueued && !s->sendDone())
-            expired.push_back(s.get());
-    for (StreamState *s : expired)
-        reset(*s, StreamError::Cancelled, false);
+    while (!expiring_.empty() && expiring_.begin()->first <= now) {
+        const quint64 id = expiring_.begin()->second;
+        expiring_.erase(expiring_.begin());
+        if (StreamState *s = stream(id); s && !s->resetQueued && !s->sendDone())
+            reset(*s, StreamError::Cancelled, false);
+    }
 }
 
 Instant Session::nextTimeout() const
@@ -977,9 +979,8 @@ Instant Session::nextTimeout() const
     Instant t = kNever;
     if (auto e = reassembler_.nextExpiry())
         t = std::min(t, *e);
-    for (const auto &[id, s] : streams_)
-        if (s->expiry != kNever && !s->resetQueued && !s->sendDone())
-            t = std::min(t, s->expiry);
+    if (!expiring_.empty())
+        t = std::min(t, expiring_.begin()->first);
     return t;
 }
 
@@ -1056,6 +1057,8 @@ void Session::reclaim(StreamState &s)
         }
     }
     scheduler_.remove(id);
+    if (s.expiry != kNever)
+        expiring_.erase({s.expiry, id});
     ep_.handles.erase(s.handle);
     streams_.erase(id);
 }

@@ -15,6 +15,7 @@
 
 #include <deque>
 #include <memory>
+#include <set>
 #include <unordered_map>
 
 namespace sss::core {
@@ -229,6 +230,7 @@ private:
     quint64 reclaimedPeerStreams_ = 0;
     quint64 liveIncoming_ = 0;         // peer-opened streams not yet reclaimed
     bool maxStreamsQueued_ = false;
+    std::set<std::pair<Instant, quint64>> expiring_;      // datagram carriers with a deadline
     std::unordered_multimap<quint64, quint64> orphans_; // parent wire id -> children that arrived first
     RangeSet peerSeqsSeen_;               // every peer stream seq ever seen (closed ones are absent from streams_)
     std::deque<quint64> blockedOpens_;    // local wire ids waiting for MAX_STREAMS credit
