@@ -712,6 +712,25 @@ private slots:
         QCOMPARE(w.client->error(), Host::Error::AlreadyBound);
     }
 
+    void deleteInsideSlots()
+    {
+        // Slots may delete the emitting Stream, or even the Host, without crashing the driver.
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        Acceptor acc(w.server.get());
+        acc.onStream = makeEcho;
+        Stream *s = w.connect();
+        QPointer<Stream> guard(s);
+        QObject::connect(s, &QIODevice::readyRead, s, [s] { delete s; });
+        s->write("boom");
+        QVERIFY(w.run([&] { return guard.isNull(); }));
+        Stream *s2 = w.connect();
+        QObject::connect(s2, &QIODevice::readyRead, s2, [&] { w.client.reset(); });
+        s2->write("boom");
+        QVERIFY(w.run([&] { return !w.client; }));
+        w.runFor(2s);
+    }
+
     void hostDeletedFirst()
     {
         SSS_SEED_GUARD(seed());

@@ -1,9 +1,7 @@
 // Creates a Host, binds it to 127.0.0.1 and prints "<PeerId> <port>".
-#include <sss/sss.h>
-
 #include <QCoreApplication>
-
 #include <cstdio>
+#include <sss/sss.h>
 
 int main(int argc, char **argv)
 {
