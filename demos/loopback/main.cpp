@@ -134,7 +134,7 @@ int main(int argc, char **argv)
                         if (kind == 'T') {
                             static QByteArray buf(256 * 1024, Qt::Uninitialized);
                             qint64 n;
-                            while ((n = sub->read(buf.data(), buf.size())) > 0) {
+                            while (sub->bytesAvailable() > 0 && (n = sub->read(buf.data(), buf.size())) > 0) {
                                 aliceHash.addData(QByteArrayView(buf.constData(), n));
                                 aliceReceived += n;
                             }

@@ -143,7 +143,7 @@ private:
         auto answer = [this, s] {
             char buf[64];
             qint64 n = 0, got = 0;
-            while ((n = s->read(buf, sizeof buf)) > 0)
+            while (s->bytesAvailable() > 0 && (n = s->read(buf, sizeof buf)) > 0)
                 got += n;
             received_ += got;
             if (got > 0 && !s->property("answered").toBool()) {
@@ -165,7 +165,7 @@ private:
             static thread_local QByteArray buf(256 * 1024, Qt::Uninitialized);
             qint64 count = s->property("count").toLongLong();
             qint64 n = 0;
-            while ((n = s->read(buf.data(), buf.size())) > 0) {
+            while (s->bytesAvailable() > 0 && (n = s->read(buf.data(), buf.size())) > 0) {
                 count += n;
                 received_ += n;
             }
