@@ -440,10 +440,14 @@ Instant Channel::nextTimeout() const
         break;
     }
     Instant t = lastReceived_ + ep_.config.idleTimeout;
-    if (ackPending_)
-        t = std::min(t, ackDeadline_);
     t = std::min(t, lossTime_ != kNever ? lossTime_ : ptoDeadline());
     t = std::min(t, prevKeyDiscard_);
+    // While the anti-amplification limit blocks every send, send deadlines (ack, keepalive, pacing)
+    // stay in the past until the peer sends more: reporting them would make the driver spin.
+    if (amplificationBudget() < kShortHeaderSize + crypto::PacketProtection::kTagSize + 16)
+        return t;
+    if (ackPending_)
+        t = std::min(t, ackDeadline_);
     if (session_ && session_->hasOpenStreams())
         t = std::min(t, std::max(lastAckElicitingSent_ + ep_.config.keepAliveInterval,
                                  lastReceived_ + ep_.config.keepAliveInterval / 2));
