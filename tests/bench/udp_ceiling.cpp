@@ -3,12 +3,17 @@
 //   sss-udp-ceiling recv --aead chacha|aes|none --seconds N --port P [--host H] [--portable]
 //   sss-udp-ceiling send --aead chacha|aes|none --seconds N --port P [--host H] [--size B] [--batch K]
 //   [--portable]
+//   sss-udp-ceiling pingpong-server --aead chacha|aes|none --port P [--host H] [--seconds N]
+//   sss-udp-ceiling pingpong-client --aead chacha|aes|none --port P [--host H] --seconds N
 //
 // The sender seals fixed-size datagrams [8-byte packet number | ciphertext | 16-byte tag] with libsodium
 // (nonce and AD from the packet number) and blasts them through UdpTransport (GSO batches); the receiver
 // opens every one of them. No protocol logic at all: SSS's throughput is judged against this figure.
 // Each side prints one line "RESULT side=... gbps=... pps=... cpu=... ns_per_pkt=..." (payload = whole
 // UDP payload, as in research/perf-anchors.md).
+// Ping-pong: the client seals a 1-byte request, the server opens it and answers with a sealed 1-byte
+// response, one round trip at a time: the floor for request/response latency with the same crypto and
+// transport. The client prints "RESULT side=pingpong ... rps=... p50_us=... p90_us=... p99_us=...".
 #include "udptransport.h"
 
 #include <QCoreApplication>
@@ -16,6 +21,7 @@
 #include <QThread>
 #include <QTimer>
 #include <QtEndian>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <sodium.h>
@@ -232,10 +238,118 @@ int runRecv(const Options &o, QCoreApplication &app)
     return app.exec();
 }
 
+// ---- ping-pong: 1-byte sealed request, 1-byte sealed response, one in flight.
+constexpr int kPingSize = kHeader + 1 + kTag;
+constexpr quint64 kResponseBit = quint64(1) << 63; // responses use their own nonces under the same key
+
+int runPingServer(const Options &o, QCoreApplication &app)
+{
+    UdpTransport t;
+    if (!t.bind(o.host, o.port, o.portable ? UdpTransport::Mode::Portable : UdpTransport::Mode::Auto)) {
+        std::fprintf(stderr, "bind: %s\n", qPrintable(t.errorString()));
+        return 1;
+    }
+    const Cipher cipher(o.aead);
+    unsigned char plain[64];
+    Transmit reply {{}, QByteArray(kPingSize, '\0')};
+    quint64 served = 0, bad = 0;
+    t.setHandlers(
+        [&](const SocketAddress &from, const char *data, qsizetype size) {
+            quint64 pn = 0;
+            if (size != kPingSize || !cipher.open(data, int(size), &pn, plain) || (pn & kResponseBit)) {
+                ++bad;
+                return;
+            }
+            reply.to = from;
+            char *b = reply.bytes.data();
+            b[kHeader] = char(plain[0] ^ 0xff);
+            cipher.seal(pn | kResponseBit, b, kPingSize);
+            t.send(&reply, 1);
+            ++served;
+        },
+        [] {});
+    std::printf("READY port=%u\n", t.localAddress().port);
+    std::fflush(stdout);
+    QTimer::singleShot(int((o.seconds + 10) * 1000), &app, &QCoreApplication::quit);
+    const int rc = app.exec();
+    std::printf("RESULT side=pingpong-server aead=%s served=%llu bad=%llu\n", aeadName(o.aead),
+                static_cast<unsigned long long>(served), static_cast<unsigned long long>(bad));
+    return rc;
+}
+
+int runPingClient(const Options &o, QCoreApplication &app)
+{
+    UdpTransport t;
+    const QHostAddress bindHost = o.host.protocol() == QAbstractSocket::IPv6Protocol
+        ? QHostAddress(QHostAddress::LocalHostIPv6)
+        : QHostAddress(QHostAddress::AnyIPv4);
+    if (!t.bind(bindHost, 0, o.portable ? UdpTransport::Mode::Portable : UdpTransport::Mode::Auto)) {
+        std::fprintf(stderr, "bind: %s\n", qPrintable(t.errorString()));
+        return 1;
+    }
+    const Cipher cipher(o.aead);
+    Transmit req {{o.host, o.port}, QByteArray(kPingSize, '\0')};
+    unsigned char plain[64];
+    std::vector<double> rtts;
+    rtts.reserve(1 << 20);
+    quint64 pn = 0, bad = 0;
+    QElapsedTimer clock;
+    qint64 sentAt = 0;
+    const double cpu0 = cpuSeconds();
+    const qint64 limitNs = qint64(o.seconds * 1e9);
+    auto ping = [&] {
+        char *b = req.bytes.data();
+        b[kHeader] = char(pn & 0x7f);
+        cipher.seal(pn, b, kPingSize);
+        sentAt = clock.nsecsElapsed();
+        t.send(&req, 1);
+    };
+    t.setHandlers(
+        [&](const SocketAddress &, const char *data, qsizetype size) {
+            quint64 rpn = 0;
+            if (size != kPingSize || !cipher.open(data, int(size), &rpn, plain) || rpn != (pn | kResponseBit)
+                || plain[0] != ((pn & 0x7f) ^ 0xff)) {
+                ++bad;
+                return;
+            }
+            const qint64 now = clock.nsecsElapsed();
+            rtts.push_back(double(now - sentAt) / 1e3);
+            ++pn;
+            if (now >= limitNs)
+                app.quit();
+            else
+                ping();
+        },
+        [] {});
+    // A lost datagram would stall the ping-pong: resend the same request after 200 ms of silence.
+    QTimer retry;
+    QObject::connect(&retry, &QTimer::timeout, [&] {
+        if (clock.nsecsElapsed() - sentAt > 200'000'000)
+            t.send(&req, 1);
+    });
+    retry.start(100);
+    QTimer::singleShot(int((o.seconds + 10) * 1000), &app, &QCoreApplication::quit);
+    clock.start();
+    ping();
+    app.exec();
+    const double secs = double(clock.nsecsElapsed()) / 1e9;
+    const double cpu = cpuSeconds() - cpu0;
+    std::sort(rtts.begin(), rtts.end());
+    auto pct = [&](double p) { return rtts.empty() ? 0.0 : rtts[size_t(p / 100 * double(rtts.size() - 1))]; };
+    std::printf(
+        "RESULT side=pingpong aead=%s rtts=%zu seconds=%.3f rps=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f "
+        "cpu=%.1f bad=%llu\n",
+        aeadName(o.aead), rtts.size(), secs, secs > 0 ? double(rtts.size()) / secs : 0, pct(50), pct(90),
+        pct(99), secs > 0 ? cpu / secs * 100 : 0, static_cast<unsigned long long>(bad));
+    std::fflush(stdout);
+    return rtts.empty() ? 1 : 0;
+}
+
 void usage()
 {
     std::fprintf(stderr,
-                 "usage: sss-udp-ceiling send|recv --aead chacha|aes|none --seconds N --port P [--host H] "
+                 "usage: sss-udp-ceiling send|recv|pingpong-server|pingpong-client --aead chacha|aes|none "
+                 "--seconds N --port P [--host H] "
                  "[--size B] [--batch K] [--portable]\n");
 }
 
@@ -249,7 +363,8 @@ int main(int argc, char **argv)
         return 1;
     }
     const QStringList args = app.arguments();
-    if (args.size() < 2 || (args[1] != QLatin1String("send") && args[1] != QLatin1String("recv"))) {
+    const QStringList roles {"send", "recv", "pingpong-server", "pingpong-client"};
+    if (args.size() < 2 || !roles.contains(args[1])) {
         usage();
         return 1;
     }
@@ -303,5 +418,9 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "AES-256-GCM is not available on this CPU\n");
         return 1;
     }
+    if (args[1] == QLatin1String("pingpong-server"))
+        return runPingServer(o, app);
+    if (args[1] == QLatin1String("pingpong-client"))
+        return runPingClient(o, app);
     return o.send ? runSend(o) : runRecv(o, app);
 }
