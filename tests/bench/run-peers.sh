@@ -8,6 +8,9 @@
 #
 # usage: run-peers.sh [--rounds R] [--seconds S] [--out FILE] [--build DIR] [--no-install]
 #                     [--tls-bytes N] [--quic-bytes N] [--sss-bytes N] [--port-base P] [--handshake-seconds S]
+#                     [--sss-connections N]
+# SSS rows come from sss-perf (bulk upload, rr on fresh substreams, connect = handshake + 1-byte
+# request/response); rr is compared with sss-udp-ceiling's sealed ping-pong, connect with TLS 1.3 full.
 set -u
 
 ROUNDS=3
@@ -20,6 +23,7 @@ QUIC_BYTES=$((1024 * 1024 * 1024))
 SSS_BYTES=$((1024 * 1024 * 1024))
 PORT_BASE=47000
 HS_SECONDS=3
+SSS_CONNECTIONS=200
 SND_CPU=0
 RCV_CPU=1
 
@@ -35,7 +39,8 @@ while [ $# -gt 0 ]; do
     --sss-bytes) SSS_BYTES=$2; shift 2 ;;
     --port-base) PORT_BASE=$2; shift 2 ;;
     --handshake-seconds) HS_SECONDS=$2; shift 2 ;;
-    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    --sss-connections) SSS_CONNECTIONS=$2; shift 2 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
     esac
 done
@@ -45,6 +50,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 WORK=$(mktemp -d /tmp/sss-peers.XXXXXX)
 RESULTS=$WORK/results.tsv # name<TAB>round<TAB>gbps<TAB>cpu_snd<TAB>cpu_rcv<TAB>metric_ms
 : >"$RESULTS"
+LAT=$WORK/latency.tsv # name<TAB>round<TAB>rps<TAB>p50_us<TAB>p99_us
+: >"$LAT"
 NOTES=$WORK/notes.txt
 : >"$NOTES"
 trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -185,47 +192,74 @@ run_ceiling() { # round aead
     echo "    ceiling $2: $(field "$r" pps) pkts/s recv, loss $(field "$r" loss)%, ns/pkt snd $(field "$s" ns_per_pkt) rcv $(field "$r" ns_per_pkt)" >&2
 }
 
-run_sss() { # round
-    [ -n "$SSSPERF" ] || return
+# sss-perf server: prints "PEERID <id> PORT <p>" first; waits for that line.
+start_sss_server() { # -> sets SSS_SRV (pid), SSS_PEER, SSS_PORT
     next_port
-    taskset -c "$RCV_CPU" "$SSSPERF" server --port "$PORT" >"$WORK/sss-srv.out" 2>&1 &
-    local srv=$!
-    wait_port u "$PORT" || { kill $srv 2>/dev/null; record sss "$1"; return; }
-    timed "$WORK/sss-cli.t" timeout 120 taskset -c "$SND_CPU" sh -c \
-        "'$SSSPERF' client --connect 127.0.0.1:$PORT --bytes $SSS_BYTES --json > '$WORK/sss.json'"
-    local rc=$?
-    kill $srv 2>/dev/null; wait $srv 2>/dev/null
-    local t; t=$(times_of "$WORK/sss-cli.t")
-    local wall; wall=$(echo "$t" | awk '{print $1}')
-    [ $rc -eq 0 ] && [ -n "$wall" ] || { record sss "$1"; return; }
-    # The JSON format belongs to sss-perf; take a throughput key if present, else bytes / wall time.
-    local g
-    g=$(python3 - "$WORK/sss.json" "$SSS_BYTES" "$wall" <<'EOF' 2>/dev/null
+    taskset -c "$RCV_CPU" "$SSSPERF" server --bind 127.0.0.1 --port "$PORT" >"$WORK/sss-srv.out" 2>&1 &
+    SSS_SRV=$!
+    SSS_PEER="" SSS_PORT=""
+    for _ in $(seq 1 100); do
+        read -r tag SSS_PEER _ SSS_PORT <"$WORK/sss-srv.out" 2>/dev/null
+        [ "${tag:-}" = PEERID ] && [ -n "$SSS_PORT" ] && return 0
+        sleep 0.05
+    done
+    kill $SSS_SRV 2>/dev/null
+    return 1
+}
+# Prints space-separated JSON values of sss-perf's output ($1) for the keys given; nan if missing.
+json_fields() {
+    python3 - "$@" <<'EOF2' 2>/dev/null
 import json, sys
-raw = open(sys.argv[1]).read().strip().splitlines()
-j = json.loads(raw[-1]) if raw else {}
-def find(d, keys):
-    if isinstance(d, dict):
-        for k in keys:
-            if k in d and isinstance(d[k], (int, float)):
-                return d[k]
-        for v in d.values():
-            r = find(v, keys)
-            if r is not None:
-                return r
-    return None
-g = find(j, ["gbps", "goodput_gbps", "throughput_gbps"])
-if g is None:
-    b = find(j, ["bits_per_second", "bps"])
-    g = b / 1e9 if b is not None else None
-if g is None:
-    s = find(j, ["seconds", "elapsed", "duration"])
-    n = find(j, ["bytes"]) or float(sys.argv[2])
-    g = n * 8 / s / 1e9 if s else float(sys.argv[2]) * 8 / float(sys.argv[3]) / 1e9
-print(f"{g:.3f}")
-EOF
-)
-    record sss "$1" "${g:-nan}" "$(cpu_pct "$t" "$wall")"
+try:
+    j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+except Exception:
+    j = {}
+print(" ".join(str(j.get(k, "nan")) if not j.get("error") else "nan" for k in sys.argv[2:]))
+EOF2
+}
+record_lat() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${3:-nan}" "${4:-nan}" "${5:-nan}" >>"$LAT"; } # name round rps p50_us p99_us
+
+run_sss() { # round: bulk, rr and connect against one sss-perf server
+    [ -n "$SSSPERF" ] || return
+    start_sss_server || { record sss-bulk "$1"; record_lat sss-rr "$1"; record sss-connect "$1"; return; }
+    local cli="$SSSPERF client --connect 127.0.0.1:$SSS_PORT --peer $SSS_PEER --json"
+    local j=$WORK/sss.json g cs ss secs cipher
+    # Bulk upload, one stream: goodput is end to end (the server confirms the byte count on the stream).
+    timeout 120 taskset -c "$SND_CPU" $cli --mode bulk --bytes "$SSS_BYTES" >"$j" 2>"$j.err"
+    read -r g cs ss secs cipher <<<"$(json_fields "$j" gbps client_cpu_s server_cpu_s seconds cipher)"
+    if [ "$g" != nan ]; then
+        record sss-bulk "$1" "$g" "$(awk -v c="$cs" -v s="$secs" 'BEGIN { printf "%.0f", c / s * 100 }')" \
+            "$(awk -v c="$ss" -v s="$secs" 'BEGIN { printf "%.0f", c / s * 100 }')"
+        echo "$cipher" >"$WORK/sss-cipher"
+        echo "    sss bulk: $g Gbit/s ($cipher), retransmitted $(json_fields "$j" retransmitted_bytes) B" >&2
+    else
+        record sss-bulk "$1"; note "sss-perf bulk failed: $(tail -n 1 "$j.err")"
+    fi
+    # Request/response on fresh substreams of the warm channel, one in flight.
+    timeout $((HS_SECONDS + 60)) taskset -c "$SND_CPU" $cli --mode rr --seconds "$HS_SECONDS" >"$j" 2>"$j.err"
+    # shellcheck disable=SC2046
+    record_lat sss-rr "$1" $(json_fields "$j" rps p50_us p99_us)
+    # Connect: fresh Host, handshake + 1-byte request/response, sequentially.
+    timeout 120 taskset -c "$SND_CPU" $cli --mode connect --connections "$SSS_CONNECTIONS" >"$j" 2>"$j.err"
+    local p50; read -r p50 <<<"$(json_fields "$j" p50_us)"
+    record sss-connect "$1" nan nan nan "$(awk -v p="$p50" 'BEGIN { if (p == "nan") print "nan"; else printf "%.3f", p / 1000 }')"
+    kill $SSS_SRV 2>/dev/null; wait $SSS_SRV 2>/dev/null
+}
+
+run_pingpong() { # round aead: raw sealed UDP ping-pong, the floor for request/response
+    local name="udp-pingpong-$2"
+    [ -n "$CEILING" ] || { record_lat "$name" "$1"; return; }
+    next_port
+    taskset -c "$RCV_CPU" "$CEILING" pingpong-server --aead "$2" --port "$PORT" --seconds "$HS_SECONDS" >/dev/null 2>&1 &
+    local srv=$!
+    wait_port u "$PORT" || { kill $srv 2>/dev/null; record_lat "$name" "$1"; return; }
+    local r
+    r=$(timeout $((HS_SECONDS + 20)) taskset -c "$SND_CPU" "$CEILING" pingpong-client --aead "$2" --port "$PORT" \
+        --seconds "$HS_SECONDS" 2>/dev/null | grep '^RESULT')
+    kill $srv 2>/dev/null; wait $srv 2>/dev/null
+    field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+    [ -n "$r" ] || { record_lat "$name" "$1"; return; }
+    record_lat "$name" "$1" "$(field "$r" rps)" "$(field "$r" p50_us)" "$(field "$r" p99_us)"
 }
 
 run_tls_handshake() { # round: full and resumed handshake + 1-byte GET, one client process
@@ -254,12 +288,15 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "  ngtcp2 QUIC" >&2; run_quic "$r"
     echo "  udp ceiling chacha" >&2; run_ceiling "$r" chacha
     echo "  udp ceiling aes" >&2; run_ceiling "$r" aes
-    [ -n "$SSSPERF" ] && { echo "  sss-perf" >&2; run_sss "$r"; }
+    [ -n "$SSSPERF" ] && { echo "  sss-perf (bulk, rr, connect)" >&2; run_sss "$r"; }
+    echo "  udp ping-pong aes" >&2; run_pingpong "$r" aes
+    echo "  udp ping-pong chacha" >&2; run_pingpong "$r" chacha
     echo "  TLS handshakes" >&2; run_tls_handshake "$r"
 done
 
 # --------------------------------------------------------------------------------------------- table
-TABLE=$(python3 - "$RESULTS" "$NOTES" "$ROUNDS" "$SECONDS_PER_RUN" <<'EOF'
+SSS_CIPHER=$(cat "$WORK/sss-cipher" 2>/dev/null || echo "default cipher")
+TABLE=$(python3 - "$RESULTS" "$NOTES" "$ROUNDS" "$SECONDS_PER_RUN" "$LAT" "$SSS_CIPHER" <<'EOF'
 import math, statistics, sys, platform, datetime
 rows = {}
 order = []
@@ -282,13 +319,16 @@ labels = {
     "ngtcp2-quic": "QUIC ngtcp2 gtlsserver->gtlsclient, bulk GET",
     "udp-ceiling-chacha": "raw UDP + ChaCha20-Poly1305 (sss-udp-ceiling)",
     "udp-ceiling-aes": "raw UDP + AES-256-GCM (sss-udp-ceiling)",
-    "sss": "SSS (sss-perf)",
+    "sss-bulk": f"SSS bulk upload, 1 stream (sss-perf, {sys.argv[6]})",
+    "sss-connect": "SSS connect: fresh host, 1-RTT handshake + 1-byte request/response (sss-perf, p50)",
     "tls13-handshake-full": "TLS 1.3 / TCP full handshake + 1-byte GET (s_time -new)",
     "tls13-handshake-resumed": "TLS 1.3 / TCP resumed (s_time -reuse)",
 }
 quic = med("ngtcp2-quic", 0)
 cc, ca = med("udp-ceiling-chacha", 0), med("udp-ceiling-aes", 0)
-runs = {n: sum(1 for r in rows[n] if not math.isnan(r[0] if not n.startswith("tls13-handshake") else r[3])) for n in order}
+def is_hs(n):
+    return n.startswith("tls13-handshake") or n == "sss-connect"
+runs = {n: sum(1 for r in rows[n] if not math.isnan(r[3] if is_hs(n) else r[0])) for n in order}
 out = []
 out.append(f"# SSS vs peers on loopback ({datetime.date.today()}, {platform.node()})\n")
 out.append(f"Medians of {sys.argv[3]} interleaved rounds ({sys.argv[4]} s per timed run); sender/client pinned to CPU0, "
@@ -297,19 +337,43 @@ out.append(f"Medians of {sys.argv[3]} interleaved rounds ({sys.argv[4]} s per ti
 out.append("| peer | Gbit/s | CPU% snd/rcv | Gbit/s per busy core | x ngtcp2 | x ceiling ChaCha | x ceiling AES | ok runs |")
 out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
 for n in order:
-    if n.startswith("tls13-handshake"):
+    if is_hs(n):
         continue
     g = med(n, 0)
     busy = max((v for v in (med(n, 1), med(n, 2)) if not math.isnan(v)), default=math.nan)
     norm = g * 100 / busy if not math.isnan(busy) and busy > 0 else math.nan
     out.append(f"| {labels.get(n, n)} | {fmt(g)} | {fmt(med(n, 1), 0)} / {fmt(med(n, 2), 0)} | {fmt(norm)} | {ratio(g, quic)} | "
                f"{ratio(g, cc)} | {ratio(g, ca)} | {runs[n]}/{len(rows[n])} |")
-hs = [n for n in order if n.startswith("tls13-handshake")]
+hs = [n for n in order if is_hs(n)]
+full = med("tls13-handshake-full", 3)
 if hs:
-    out.append("\n| handshake / latency | ms per connection | ok runs |")
-    out.append("|---|---:|---:|")
+    out.append("\n| handshake + 1-byte request | ms per connection | x TLS 1.3 full | ok runs |")
+    out.append("|---|---:|---:|---:|")
     for n in hs:
-        out.append(f"| {labels.get(n, n)} | {fmt(med(n, 3), 3)} | {runs[n]}/{len(rows[n])} |")
+        out.append(f"| {labels.get(n, n)} | {fmt(med(n, 3), 3)} | {ratio(med(n, 3), full)} | {runs[n]}/{len(rows[n])} |")
+lat, lorder = {}, []
+for line in open(sys.argv[5]):
+    name, rnd, *vals = line.rstrip("\n").split("\t")
+    if name not in lat:
+        lat[name] = []
+        lorder.append(name)
+    lat[name].append([float(v) if v not in ("", "nan") else math.nan for v in vals])
+def lmed(name, i):
+    vals = [r[i] for r in lat.get(name, []) if not math.isnan(r[i])]
+    return statistics.median(vals) if vals else math.nan
+llabels = {
+    "sss-rr": "SSS request/response, fresh substream each, 1 in flight (sss-perf rr)",
+    "udp-pingpong-aes": "raw UDP ping-pong, 1-byte sealed AES-256-GCM (sss-udp-ceiling)",
+    "udp-pingpong-chacha": "raw UDP ping-pong, 1-byte sealed ChaCha20-Poly1305 (sss-udp-ceiling)",
+}
+if lorder:
+    pp = lmed("udp-pingpong-aes", 1) if "AES" in sys.argv[6].upper() else lmed("udp-pingpong-chacha", 1)
+    out.append("\n| request/response | req/s | p50 us | p99 us | p50 x ping-pong (same cipher) | ok runs |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    for n in lorder:
+        ok = sum(1 for r in lat[n] if not math.isnan(r[0]))
+        out.append(f"| {llabels.get(n, n)} | {fmt(lmed(n, 0), 0)} | {fmt(lmed(n, 1), 1)} | {fmt(lmed(n, 2), 1)} | "
+                   f"{ratio(lmed(n, 1), pp)} | {ok}/{len(lat[n])} |")
 notes = [l.strip() for l in open(sys.argv[2]) if l.strip()]
 if notes:
     out.append("\nNotes:\n")
