@@ -56,7 +56,11 @@ public:
     // Returns a pointer to n bytes and advances, or nullptr (and !ok()) if fewer remain.
     const char *bytes(qsizetype n)
     {
-        if (n < 0 || !need(n))
+        if (n < 0) {
+            fail();
+            return nullptr;
+        }
+        if (!need(n))
             return nullptr;
         const char *r = current();
         p_ += n;
