@@ -3,6 +3,7 @@
 #include "crypto/identity.h"
 #include "platform_p.h"
 
+#include <QCoreApplication>
 #include <memory>
 #include <random>
 #include <sss/host.h>
@@ -12,6 +13,16 @@ namespace sss::sim {
 
 namespace {
 
+// The simulator plays the Host's event loop, so it also ends each "turn" the way QEventLoop does:
+// objects the slots scheduled with deleteLater() (answered substreams, typically) are deleted now,
+// which releases their streams. Without this they would live until the test returns to Qt's loop.
+// Called as the last statement of every simulator callback: it may delete this platform's Host.
+void endOfTurn()
+{
+    if (QCoreApplication::instance())
+        QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
+}
+
 class SimPlatform final : public detail::Platform
 {
 public:
@@ -20,6 +31,7 @@ public:
         socket_->setReceiver([this](const core::SocketAddress &from, const QByteArray &bytes) {
             deliverDatagram(from, bytes.constData(), bytes.size());
             deliverBatchEnd();
+            endOfTurn();
         });
     }
     ~SimPlatform() override
@@ -44,6 +56,7 @@ public:
         *id = sim_.post([this, id, fn = std::move(fn)] {
             posted_.erase(*id);
             fn();
+            endOfTurn();
         });
         posted_.insert(*id);
     }
@@ -61,7 +74,11 @@ public:
     }
 
 private:
-    void fire() { deliverTimeout(); }
+    void fire()
+    {
+        deliverTimeout();
+        endOfTurn();
+    }
 
     Simulator &sim_;
     Socket *socket_;
