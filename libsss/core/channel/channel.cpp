@@ -452,7 +452,7 @@ Instant Channel::nextTimeout() const
         t = std::min(t, std::max(lastAckElicitingSent_ + ep_.config.keepAliveInterval,
                                  lastReceived_ + ep_.config.keepAliveInterval / 2));
     if (session_ && session_->hasPendingFrames() && bytesInFlight_ + ep_.config.maxDatagramSize <= cc_->window())
-        t = std::min(t, pacer_.nextSendTime(ep_.lastNow, ep_.config.maxDatagramSize));
+        t = std::min(t, pacer_.nextSendTime(ep_.lastNow, ep_.config.maxDatagramSize) - ep_.config.timerGranularity);
     return t;
 }
 
@@ -469,7 +469,8 @@ bool Channel::canSendData(Instant now, qsizetype size) const
         return true;
     if (bytesInFlight_ + size > cc_->window())
         return false;
-    return pacer_.nextSendTime(now, size) <= now;
+    // The edge's timer cannot wake us for sub-granularity gaps: release what is due within one tick.
+    return pacer_.nextSendTime(now, size) <= now + ep_.config.timerGranularity;
 }
 
 void Channel::maybeRekey(Instant now)

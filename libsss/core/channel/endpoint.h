@@ -69,6 +69,7 @@ struct EndpointConfig {
     Duration handshakeTimeout = 10s;
     Duration sessionLinger = 60s;               // how long streams wait for a lost channel to come back
     Duration maxAckDelay = 25ms;
+    Duration timerGranularity = 1ms;            // the edge's timer resolution: pacing releases bursts this long
     quint64 rekeyAfterPackets = quint64(1) << 30;
     Duration rekeyAfterTime = std::chrono::hours(1);
     int congestionAlgorithm = 1;                // 0 NewReno, 1 CUBIC
