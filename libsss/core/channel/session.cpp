@@ -572,7 +572,7 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
         return false;
     if (!s)
         return true;
-    if (s->resetReceived || s->discarding || s->resetQueued) {
+    if (s->resetReceived || s->discarding) { // (a reset of our sending side does not stop us reading)
         // Keep no data, but account it so the connection window stays consistent with the peer's.
         discardInput(*s, f.offset + quint64(f.length));
         return true;
@@ -607,7 +607,8 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
     }
     if (s->recv.bytesAvailable() > 0 || s->recv.hasMessage())
         noteReadable(*s);
-    if (s->recv.finReceived() && !s->finReported) {
+    // Finished means "no more data will come": only once everything up to the final size is here.
+    if (s->recv.finReceived() && !s->finReported && s->recv.receivedContiguous() == *s->recv.finalSize()) {
         s->finReported = true;
         emitStreamEvent(Event::Type::Finished, *s);
     }
@@ -666,15 +667,18 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
         s->resetReceived = true;
         s->recv.clear();
         discardInput(*s, std::max<quint64>(f.c, s->creditedReceive));
+        // RESET_STREAM ends only the peer's direction (an app-level reset also sends STOP_SENDING,
+        // which ends ours). Code 0 is a quiet end: the answer to our own graceful release.
         const bool wasError = s->error != StreamError::NoError;
+        if (f.b == 0 || s->released) {
+            maybeReclaim(*s);
+            return true;
+        }
         if (!wasError) {
             s->error = f.b == quint64(StreamError::ServiceNotFound) ? StreamError::ServiceNotFound
                 : f.b == quint64(StreamError::SubstreamRefused)    ? StreamError::SubstreamRefused
                                                                     : StreamError::ResetByPeer;
         }
-        // The peer's reset covers both directions (it also sent STOP_SENDING); stop sending ours.
-        if (!s->resetQueued && !s->sendDone())
-            reset(*s, StreamError(f.b), false);
         if (!wasError && s->kind == StreamKind::Stream)
             emitStreamEvent(Event::Type::Error, *s, s->error,
                             s->error == StreamError::ServiceNotFound
@@ -692,10 +696,12 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
         s->send.clear();
         scheduler_.remove(s->wireId);
         queueControl(SentFrame::ResetStream, s->wireId);
-        if (s->error == StreamError::NoError && !s->released) {
+        // Code 0: the peer released the stream gracefully; our unsent data has nobody to read it.
+        if (f.b != 0 && s->error == StreamError::NoError && !s->released) {
             s->error = StreamError::ResetByPeer;
             emitStreamEvent(Event::Type::Error, *s, s->error, QStringLiteral("the peer stopped reading"));
         }
+        maybeReclaim(*s);
         return true;
     }
     case FrameType::Priority: {
@@ -930,8 +936,10 @@ void Session::release(StreamState &s)
         reset(s, StreamError::Cancelled, false);
     } else {
         shutdownWrite(s);
-        if (!s.recvDone())
+        if (!s.recvDone()) {
             shutdownRead(s);
+            s.stopCode = 0; // graceful: the peer ends its direction quietly
+        }
     }
     maybeReclaim(s);
 }

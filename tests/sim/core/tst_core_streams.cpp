@@ -28,6 +28,7 @@ private Q_SLOTS:
     void addressChangeMidTransfer();
     void channelLossAndReattach();
     void discardedDataReleasesConnectionWindow();
+    void releaseBeforePeerFinishedIsGraceful();
 };
 
 namespace {
@@ -660,6 +661,45 @@ void tst_CoreStreams::discardedDataReleasesConnectionWindow()
     QCOMPARE(w.a->ep->write(w.sim.now(), last, big.constData(), big.size()), qint64(big.size()));
     w.a->kick();
     QVERIFY2(w.sim.runUntil([&] { return kept == big.size(); }, 60s), qPrintable(QString::number(kept)));
+}
+
+void tst_CoreStreams::releaseBeforePeerFinishedIsGraceful()
+{
+    // The server answers and drops its handle while the client's direction is still open: the answer
+    // must still arrive, and neither application sees an error.
+    World w(22);
+    int errors = 0;
+    w.b->onEvent = [&](const Event &e) {
+        if (e.type == Event::Type::Readable) {
+            w.readAll(*w.b, e.stream);
+            w.b->ep->write(w.sim.now(), e.stream, "answer", 6);
+            w.b->ep->release(w.sim.now(), e.stream);
+            w.b->kick();
+        }
+        if (e.type == Event::Type::Error)
+            ++errors;
+    };
+    const StreamHandle s = w.connect();
+    QByteArray got;
+    bool fin = false;
+    w.a->onEvent = [&](const Event &e) {
+        if (e.stream == s && (e.type == Event::Type::Readable || e.type == Event::Type::Finished))
+            got += w.readAll(*w.a, s);
+        if (e.stream == s && e.type == Event::Type::Finished)
+            fin = true;
+        if (e.type == Event::Type::Error)
+            ++errors;
+    };
+    w.a->ep->write(w.sim.now(), s, "question", 8); // no shutdownWrite
+    w.a->kick();
+    QVERIFY(w.sim.runUntil([&] { return fin; }, 5s));
+    QCOMPARE(got, QByteArray("answer"));
+    QCOMPARE(errors, 0);
+    w.a->ep->release(w.sim.now(), s);
+    w.a->kick();
+    w.sim.runFor(2s);
+    QCOMPARE(w.a->ep->streamStats().size(), 0);
+    QCOMPARE(w.b->ep->streamStats().size(), 0);
 }
 
 QTEST_GUILESS_MAIN(tst_CoreStreams)
