@@ -323,8 +323,8 @@ qint64 Stream::readData(char *data, qint64 maxSize)
     if (!ep)
         return -1;
     const qint64 n = ep->read(d->handle, data, maxSize);
-    if (n < 0 && d->peerFinished && !ep->isValid(d->handle))
-        return -1; // all read and reclaimed; the Closed event is on its way
+    if (n < 0 && !ep->isValid(d->handle))
+        return -1; // reclaimed by the core: end of data (its Finished/Error/Closed events are on their way)
     if (n < 0) {
         d->failFromCore("read");
         return -1;
@@ -334,6 +334,26 @@ qint64 Stream::readData(char *data, qint64 maxSize)
     else if (ep->atEnd(d->handle))
         return -1;
     return n;
+}
+
+/*!
+    Returns true if a complete line (ending in '\\n') can be read. Stream is unbuffered, so this looks
+    at the data the library holds for the stream.
+*/
+bool Stream::canReadLine() const
+{
+    Q_D(const Stream);
+    if (QIODevice::canReadLine())
+        return true;
+    core::Endpoint *ep = d->endpoint();
+    if (!ep || !d->handle)
+        return false;
+    const qint64 n = ep->bytesAvailable(d->handle);
+    if (n <= 0)
+        return false;
+    QByteArray buf(n, Qt::Uninitialized);
+    const qint64 got = ep->peek(d->handle, buf.data(), n);
+    return got > 0 && QByteArrayView(buf.constData(), got).contains('\n');
 }
 
 qint64 Stream::writeData(const char *data, qint64 size)

@@ -120,6 +120,7 @@ public:
     qint64 bytesAvailable() const override;
     qint64 bytesToWrite() const override;
     bool atEnd() const override;
+    bool canReadLine() const override;
     void close() override;
 
 Q_SIGNALS:
