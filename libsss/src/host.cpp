@@ -215,7 +215,7 @@ void HostPrivate::dispatch(const core::Event &e)
     using T = core::Event::Type;
 
     if (e.type == T::LinkStatusChanged) {
-        const PeerId peer = PeerId::fromBytes(e.peerId);
+        const PeerId peer = peerIdFor(e.peerId);
         const Host::LinkStatus status = toPublic(e.status);
         QPointer<Host> guard(q);
         emit q->linkStatusChanged(peer, status);

@@ -25,6 +25,21 @@ public:
     explicit HostPrivate(Host *q) : q_ptr(q) { }
     ~HostPrivate();
 
+    // PeerIds of authenticated peers, cached: validating a key (Ed25519 -> X25519) costs tens of
+    // microseconds, far too much to repeat for every stream of a request/response workload.
+    PeerId peerIdFor(const QByteArray &bytes)
+    {
+        auto it = peerIds_.constFind(bytes);
+        if (it != peerIds_.cend())
+            return *it;
+        const PeerId p = PeerId::fromBytes(bytes);
+        if (peerIds_.size() >= 4096)
+            peerIds_.clear();
+        peerIds_.insert(bytes, p);
+        return p;
+    }
+    QHash<QByteArray, PeerId> peerIds_;
+
     static HostPrivate *get(Host *host) { return host ? host->d_func() : nullptr; }
 
     bool start(std::unique_ptr<detail::Platform> platform);

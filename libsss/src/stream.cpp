@@ -52,7 +52,7 @@ void StreamPrivate::attach(core::StreamHandle h, Stream::State initial)
     HostPrivate *hp = hostPrivate();
     hp->registerStream(h, q);
     core::Endpoint *ep = hp->endpoint();
-    peer = PeerId::fromBytes(ep->streamPeerId(h));
+    peer = hp->peerIdFor(ep->streamPeerId(h));
     priority = ep->priority(h);
     q->QIODevice::open(QIODevice::ReadWrite | QIODevice::Unbuffered);
     state = initial; // a fresh attach is not a transition anyone could have observed
