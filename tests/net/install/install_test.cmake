@@ -21,6 +21,13 @@ function(check_output what)
   message(STATUS "${what}: ${line}")
 endfunction()
 
+# An instrumented libsss needs an instrumented application (the ASan runtime must come first).
+set(san_flags "")
+if(SANITIZE)
+  set(san_flags -fsanitize=address,undefined)
+endif()
+string(JOIN " " san_string ${san_flags})
+
 set(prefix ${WORK_DIR}/prefix)
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
@@ -46,7 +53,7 @@ get_filename_component(libdir ${lib} DIRECTORY)
 
 # 1. CMake package.
 run(${CMAKE_COMMAND} -S ${APP_DIR} -B ${WORK_DIR}/build-cmake -G ${GENERATOR}
-    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX})
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${san_string}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build-cmake)
 run(${WORK_DIR}/build-cmake/sss-outside-app)
 check_output("find_package(Sss)")
@@ -57,6 +64,6 @@ set(ENV{PKG_CONFIG_PATH} ${libdir}/pkgconfig)
 run(${PKG_CONFIG} --cflags --libs sss)
 string(STRIP "${LAST_OUTPUT}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run(${CXX} -std=c++17 -fPIC ${APP_DIR}/main.cpp -o ${WORK_DIR}/outside-pkgconfig ${flags} -Wl,-rpath,${libdir})
+run(${CXX} -std=c++17 -fPIC ${san_flags} ${APP_DIR}/main.cpp -o ${WORK_DIR}/outside-pkgconfig ${flags} -Wl,-rpath,${libdir})
 run(${WORK_DIR}/outside-pkgconfig)
 check_output("pkg-config")
