@@ -56,7 +56,6 @@ Channel::Channel(EndpointShared &ep, Session *session, bool initiator, quint64 l
     , pacer_(ep.config.maxDatagramSize)
     , nextHandshakeSend_(now)
 {
-    buffer_.reserve(2048);
 }
 
 Channel::~Channel() = default;
@@ -123,8 +122,9 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
         isNext = true;
     }
     const qsizetype clen = size - kShortHeaderSize;
-    buffer_.resize(clen);
-    char *plain = buffer_.data();
+    // A fresh buffer per packet: stream data is handed on as slices of it, without another copy.
+    QByteArray packetBuf(clen, Qt::Uninitialized);
+    char *plain = packetBuf.data();
     if (!key->open(pn, reinterpret_cast<const uint8_t *>(data), kShortHeaderSize,
                    reinterpret_cast<const uint8_t *>(data + kShortHeaderSize), size_t(clen),
                    reinterpret_cast<uint8_t *>(plain))) {
@@ -188,6 +188,8 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
 
     bool ackEliciting = false;
     bool violation = false;
+    if (session_)
+        session_->setCurrentPacket(&packetBuf);
     wire::forEachFrame(plain, plen, [&](const wire::Frame &f) {
         if (violation || state_ == State::Closed)
             return;
@@ -220,6 +222,8 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
             break;
         }
     });
+    if (session_)
+        session_->setCurrentPacket(nullptr);
     if (violation) {
         close(now, quint64(StreamError::ProtocolViolation), QStringLiteral("protocol violation"));
         return true;

@@ -160,7 +160,6 @@ private:
     // statistics
     quint64 packetsSent_ = 0, packetsReceived_ = 0, bytesSent_ = 0, bytesReceived_ = 0;
     quint64 packetsLost_ = 0, retransmitted_ = 0, packetsDropped_ = 0;
-    QByteArray buffer_;
 };
 
 } // namespace sss::core

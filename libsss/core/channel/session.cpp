@@ -578,7 +578,10 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
         return true;
     }
     const quint64 end = f.offset + quint64(f.length);
-    const QByteArray data = QByteArray(f.data, f.length);
+    const char *base = currentPacket_ ? currentPacket_->constData() : nullptr;
+    const QByteArray data = base && f.data >= base && f.data + f.length <= base + currentPacket_->size()
+        ? sharedSlice(*currentPacket_, f.data - base, f.length)
+        : QByteArray(f.data, f.length);
     const RecvBuffer::Result r = s->recv.insert(f.offset, data, f.messageEnd, f.fin, s->window.limit());
     if (r == RecvBuffer::Result::FlowControlViolation || r == RecvBuffer::Result::FinalSizeViolation)
         return false;

@@ -178,6 +178,8 @@ public:
     Instant nextTimeout() const;
 
     StreamState *stream(quint64 wireId);
+    // The decrypted packet whose frames are being applied, so stream data can be kept as slices of it.
+    void setCurrentPacket(const QByteArray *packet) { currentPacket_ = packet; }
     int streamCount() const { return int(streams_.size()); }
     template<class Fn> void forEachStream(Fn &&fn) const
     {
@@ -216,6 +218,7 @@ private:
     bool isLocalId(quint64 id) const { return (id & 1) == localSide(); }
 
     EndpointShared &ep_;
+    const QByteArray *currentPacket_ = nullptr;
     QByteArray peerId_, sessionId_;
     bool initiator_;
     Channel *channel_ = nullptr;

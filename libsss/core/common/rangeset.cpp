@@ -11,6 +11,16 @@ uint64_t RangeSet::insert(uint64_t start, uint64_t end)
     uint64_t added = end - start;
     // First range that could touch [start, end): the one starting at or before start.
     auto it = map_.upper_bound(start);
+    // Fast path (in-order packet numbers and stream offsets): extend the preceding range in place
+    // when the new values do not reach the following range. No node is allocated or freed.
+    if (it != map_.begin()) {
+        auto prev = std::prev(it);
+        if (prev->second >= start && prev->second < end && (it == map_.end() || it->first > end)) {
+            added = end - prev->second;
+            prev->second = end;
+            return added;
+        }
+    }
     if (it != map_.begin()) {
         auto prev = std::prev(it);
         if (prev->second >= start) {
