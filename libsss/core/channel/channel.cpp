@@ -42,21 +42,13 @@ void putU64(char *p, quint64 v)
 
 Channel::Channel(EndpointShared &ep, Session *session, bool initiator, quint64 localCid,
                  const SocketAddress &peer, Instant now)
-    : ep_(ep)
-    , session_(session)
-    , initiator_(initiator)
-    , localCid_(localCid)
-    , peer_(peer)
-    , created_(now)
-    , lastReceived_(now)
-    , lastSent_(now)
-    , cc_(createCongestionController(ep.config.congestionAlgorithm == 0 ? CongestionAlgorithm::NewReno
-                                                                         : CongestionAlgorithm::Cubic,
-                                     ep.config.maxDatagramSize))
-    , pacer_(ep.config.maxDatagramSize)
-    , nextHandshakeSend_(now)
-{
-}
+    : ep_(ep), session_(session), initiator_(initiator), localCid_(localCid), peer_(peer), created_(now),
+      lastReceived_(now), lastSent_(now),
+      cc_(createCongestionController(ep.config.congestionAlgorithm == 0 ? CongestionAlgorithm::NewReno
+                                                                        : CongestionAlgorithm::Cubic,
+                                     ep.config.maxDatagramSize)),
+      pacer_(ep.config.maxDatagramSize), nextHandshakeSend_(now)
+{ }
 
 Channel::~Channel() = default;
 
@@ -259,11 +251,12 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
     }
     // Packets we declared lost that arrived after all: that was reordering, not loss.
     if (!lostRecent_.empty()) {
-        for (auto it = lostRecent_.lower_bound(*ack.ranges.min()); it != lostRecent_.end() && it->first <= *largest;) {
+        for (auto it = lostRecent_.lower_bound(*ack.ranges.min());
+             it != lostRecent_.end() && it->first <= *largest;) {
             if (ack.ranges.contains(it->first)) {
                 ++spuriousLosses_;
-                reorderThreshold_
-                    = std::clamp<quint64>(std::max(largestAcked_, *largest) - it->first + 1, reorderThreshold_, 256);
+                reorderThreshold_ = std::clamp<quint64>(std::max(largestAcked_, *largest) - it->first + 1,
+                                                        reorderThreshold_, 256);
                 if (session_)
                     session_->onFramesAcked(it->second);
                 it = lostRecent_.erase(it);
@@ -292,7 +285,7 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
             bytesInFlight_ -= p->bytes;
         p->acked = true;
         if (p->inFlight)
-            cc_->onPacketAcked(now, AckedPacket{p->time, qint64(p->bytes)}, rtt_, appLimited);
+            cc_->onPacketAcked(now, AckedPacket {p->time, qint64(p->bytes)}, rtt_, appLimited);
         if (p->largestAckedInAck)
             toAck_.removeBelow(p->largestAckedInAck + 1);
         if (session_)
@@ -339,8 +332,8 @@ void Channel::detectLoss(Instant now)
 
 void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
 {
-    Instant largestLostTime{};
-    Instant firstLost = kNever, lastLost{};
+    Instant largestLostTime {};
+    Instant firstLost = kNever, lastLost {};
     for (SentPacket *p : lost) {
         p->lost = true;
         if (p->ackEliciting)
@@ -365,14 +358,15 @@ void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
     }
     while (lostRecent_.size() > 512)
         lostRecent_.erase(lostRecent_.begin());
-    if (largestLostTime != Instant{})
+    if (largestLostTime != Instant {})
         cc_->onCongestionEvent(now, largestLostTime);
     // Persistent congestion (RFC 9002 §7.6): ack-eliciting losses spanning more than 3 PTOs.
     if (rtt_.hasSample() && firstLost != kNever
         && lastLost - firstLost > 3 * rtt_.pto(ep_.config.maxAckDelay)) {
         cc_->onPersistentCongestion(now);
     }
-    ep_.trace(now, "recovery:packet_lost", QStringLiteral("count=%1 cwnd=%2").arg(lost.size()).arg(cc_->window()));
+    ep_.trace(now, "recovery:packet_lost",
+              QStringLiteral("count=%1 cwnd=%2").arg(lost.size()).arg(cc_->window()));
 }
 
 void Channel::pruneSent()
@@ -383,7 +377,7 @@ void Channel::pruneSent()
 
 Instant Channel::ptoDeadline() const
 {
-    if (lastAckElicitingSent_ == Instant{} || state_ != State::Established || ackElicitingOutstanding_ == 0)
+    if (lastAckElicitingSent_ == Instant {} || state_ != State::Established || ackElicitingOutstanding_ == 0)
         return kNever;
     const Duration pto = rtt_.pto(ep_.config.maxAckDelay) * (1 << std::min(ptoCount_, 10));
     return lastAckElicitingSent_ + pto;
@@ -453,10 +447,13 @@ Instant Channel::nextTimeout() const
     if (ackPending_)
         t = std::min(t, ackDeadline_);
     if (session_ && session_->hasOpenStreams())
-        t = std::min(t, std::max(lastAckElicitingSent_ + ep_.config.keepAliveInterval,
-                                 lastReceived_ + ep_.config.keepAliveInterval / 2));
-    if (session_ && session_->hasPendingFrames() && bytesInFlight_ + ep_.config.maxDatagramSize <= cc_->window())
-        t = std::min(t, pacer_.nextSendTime(ep_.lastNow, ep_.config.maxDatagramSize) - ep_.config.timerGranularity);
+        t = std::min(t,
+                     std::max(lastAckElicitingSent_ + ep_.config.keepAliveInterval,
+                              lastReceived_ + ep_.config.keepAliveInterval / 2));
+    if (session_ && session_->hasPendingFrames()
+        && bytesInFlight_ + ep_.config.maxDatagramSize <= cc_->window())
+        t = std::min(
+            t, pacer_.nextSendTime(ep_.lastNow, ep_.config.maxDatagramSize) - ep_.config.timerGranularity);
     return t;
 }
 
@@ -533,7 +530,7 @@ std::optional<Transmit> Channel::pollTransmit(Instant now)
             return std::nullopt;
         nextHandshakeSend_ = now + handshakeBackoff_;
         handshakeBackoff_ = std::min<Duration>(handshakeBackoff_ * 2, 2s);
-        return Transmit{peer_, handshake->initiation()};
+        return Transmit {peer_, handshake->initiation()};
     }
     if (state_ == State::Closing && !closeFrameQueued_)
         return std::nullopt;
@@ -638,7 +635,7 @@ std::optional<Transmit> Channel::pollTransmit(Instant now)
     ++packetsSinceRekey_;
     bytesSent_ += quint64(out.size());
     lastSent_ = now;
-    return Transmit{peer_, std::move(out)};
+    return Transmit {peer_, std::move(out)};
 }
 
 LinkStatus Channel::linkStatus() const
@@ -666,7 +663,7 @@ ChannelStats Channel::stats() const
     s.congestionAlgorithm = QString::fromLatin1(cc_->name());
     s.srtt = rtt_.smoothed();
     s.rttvar = rtt_.rttvar();
-    s.minRtt = rtt_.hasSample() ? rtt_.minRtt() : Duration{};
+    s.minRtt = rtt_.hasSample() ? rtt_.minRtt() : Duration {};
     s.cwnd = cc_->window();
     s.ssthresh = cc_->slowStartThreshold();
     s.bytesInFlight = bytesInFlight_;

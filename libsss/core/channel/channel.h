@@ -45,8 +45,8 @@ public:
 
     // ---- handshake
     std::unique_ptr<crypto::InitiatorHandshake> handshake; // initiator only, until established
-    QByteArray cachedResponse;                               // responder: resent for a retransmitted initiation
-    QByteArray initiationEphemeral;                          // responder: identifies that initiation
+    QByteArray cachedResponse; // responder: resent for a retransmitted initiation
+    QByteArray initiationEphemeral; // responder: identifies that initiation
     void establish(Instant now, const crypto::TransportKeys &keys, quint64 peerCid);
     void onHandshakeBytesReceived(qsizetype n) { unvalidatedReceived_ += n; }
     void onHandshakeBytesSent(qsizetype n) { unvalidatedSent_ += n; }
@@ -100,7 +100,7 @@ private:
     State state_ = State::Handshaking;
     quint64 localCid_, peerCid_ = 0;
     SocketAddress peer_;
-    Instant created_, lastReceived_, lastSent_, lastAckElicitingSent_{};
+    Instant created_, lastReceived_, lastSent_, lastAckElicitingSent_ {};
     QString closeReason_;
     bool idleExpired_ = false;
 
@@ -112,19 +112,19 @@ private:
     quint64 recvPhaseStartPn_ = 0;
     Instant prevKeyDiscard_ = kNever;
     quint64 packetsSinceRekey_ = 0;
-    Instant lastRekey_{};
+    Instant lastRekey_ {};
     quint64 keyUpdates_ = 0;
 
     // packet numbers, acks
     quint64 nextPn_ = 0;
     quint64 largestReceived_ = 0;
     bool anyReceived_ = false;
-    RangeSet received_;       // replay window
-    RangeSet toAck_;          // ranges to report in ACK frames
+    RangeSet received_; // replay window
+    RangeSet toAck_; // ranges to report in ACK frames
     bool ackPending_ = false;
     int ackElicitingSinceAck_ = 0;
     Instant ackDeadline_ = kNever;
-    Instant largestReceivedTime_{};
+    Instant largestReceivedTime_ {};
 
     // recovery
     std::deque<SentPacket> sent_; // contiguous by pn starting at sent_.front().pn
@@ -149,7 +149,7 @@ private:
     quint64 pathChallenge_ = 0;
     bool pathChallengePending_ = false;
     std::optional<quint64> pathResponse_;
-    Instant nextHandshakeSend_{};
+    Instant nextHandshakeSend_ {};
     Duration handshakeBackoff_ = 250ms;
     quint64 firstPnInSendPhase_ = 0;
     qint64 maxInFlightSinceAck_ = 0;

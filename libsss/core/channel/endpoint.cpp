@@ -14,18 +14,30 @@ namespace sss::core {
 const char *toString(StreamError e)
 {
     switch (e) {
-    case StreamError::NoError: return "no error";
-    case StreamError::ServiceNotFound: return "no service is listening on the requested service/protocol";
-    case StreamError::ResetByPeer: return "the stream was reset by the peer";
-    case StreamError::SubstreamRefused: return "the peer refused the substream";
-    case StreamError::ConnectFailed: return "could not establish a channel to the peer";
-    case StreamError::PeerAuthenticationFailed: return "the peer could not be authenticated";
-    case StreamError::ChannelLost: return "the channel to the peer was lost";
-    case StreamError::ProtocolViolation: return "the peer violated the protocol";
-    case StreamError::StreamLimitReached: return "stream limit reached";
-    case StreamError::Closed: return "the stream is closed";
-    case StreamError::InvalidArgument: return "invalid argument";
-    case StreamError::Cancelled: return "the stream was reset locally";
+    case StreamError::NoError:
+        return "no error";
+    case StreamError::ServiceNotFound:
+        return "no service is listening on the requested service/protocol";
+    case StreamError::ResetByPeer:
+        return "the stream was reset by the peer";
+    case StreamError::SubstreamRefused:
+        return "the peer refused the substream";
+    case StreamError::ConnectFailed:
+        return "could not establish a channel to the peer";
+    case StreamError::PeerAuthenticationFailed:
+        return "the peer could not be authenticated";
+    case StreamError::ChannelLost:
+        return "the channel to the peer was lost";
+    case StreamError::ProtocolViolation:
+        return "the peer violated the protocol";
+    case StreamError::StreamLimitReached:
+        return "stream limit reached";
+    case StreamError::Closed:
+        return "the stream is closed";
+    case StreamError::InvalidArgument:
+        return "invalid argument";
+    case StreamError::Cancelled:
+        return "the stream was reset locally";
     }
     return "unknown error";
 }
@@ -42,8 +54,7 @@ quint64 be64(const char *p)
 
 struct Endpoint::Private {
     Private(const crypto::StaticIdentity &id, const EndpointConfig &cfg)
-        : identity(id)
-        , responder(std::make_unique<crypto::Responder>(id))
+        : identity(id), responder(std::make_unique<crypto::Responder>(id))
     {
         shared.config = cfg;
         shared.random = crypto::systemRandom();
@@ -61,12 +72,12 @@ struct Endpoint::Private {
     EndpointShared shared;
     std::unordered_map<quint64, std::unique_ptr<Channel>> channels;
     std::map<QByteArray, std::unique_ptr<Session>> sessions; // by session id
-    QHash<QByteArray, Session *> peerSessions;               // preferred session per peer
-    QHash<QByteArray, quint64> lastTimestamp;                // handshake replay protection per peer
+    QHash<QByteArray, Session *> peerSessions; // preferred session per peer
+    QHash<QByteArray, quint64> lastTimestamp; // handshake replay protection per peer
     quint64 lastOwnTimestamp = 0;
-    std::deque<Transmit> out;                                // handshake replies
+    std::deque<Transmit> out; // handshake replies
     std::deque<Instant> recentHandshakes;
-    std::vector<quint64> rrOrder;                            // round-robin over channels
+    std::vector<quint64> rrOrder; // round-robin over channels
     size_t rrIndex = 0;
     bool rrDirty = true;
     StreamError lastError = StreamError::NoError;
@@ -171,7 +182,7 @@ struct Endpoint::Private {
             // Stateless: answer with a cookie and forget the initiation.
             const QByteArray reply = responder->makeCookieReply(pkt, from, now);
             if (!reply.isEmpty())
-                out.push_back(Transmit{from, reply});
+                out.push_back(Transmit {from, reply});
             return;
         }
         case crypto::Responder::MacCheck::Valid:
@@ -185,7 +196,7 @@ struct Endpoint::Private {
                 if (ch->peerAddress() == from && !ch->cachedResponse.isEmpty()) {
                     ch->onHandshakeBytesReceived(pkt.size());
                     ch->onHandshakeBytesSent(ch->cachedResponse.size());
-                    out.push_back(Transmit{from, ch->cachedResponse});
+                    out.push_back(Transmit {from, ch->cachedResponse});
                 }
                 return;
             }
@@ -200,7 +211,8 @@ struct Endpoint::Private {
         std::optional<TransportParams> params = TransportParams::decode(in->appPayload);
         if (!params)
             return;
-        const std::optional<crypto::CipherSuite> suite = crypto::chooseSuite(in->offeredSuites, offeredSuites());
+        const std::optional<crypto::CipherSuite> suite
+            = crypto::chooseSuite(in->offeredSuites, offeredSuites());
         if (!suite)
             return;
         Session *session = nullptr;
@@ -213,7 +225,8 @@ struct Endpoint::Private {
                 session = sit->second.get();
                 resumed = true;
             } else {
-                sit->second->failAll(StreamError::ChannelLost, QStringLiteral("the peer restarted the session"));
+                sit->second->failAll(StreamError::ChannelLost,
+                                     QStringLiteral("the peer restarted the session"));
                 dropSessionChannels(sit->second.get());
                 removeSession(sit->second.get());
             }
@@ -223,8 +236,8 @@ struct Endpoint::Private {
         if (resumed)
             dropSessionChannels(session);
         const quint64 cid = newCid();
-        std::optional<crypto::Responder::Reply> reply
-            = responder->makeResponse(*in, cid, *suite, session->localParams(resumed).encode(), randomBytes(32));
+        std::optional<crypto::Responder::Reply> reply = responder->makeResponse(
+            *in, cid, *suite, session->localParams(resumed).encode(), randomBytes(32));
         if (!reply) {
             if (!resumed)
                 removeSession(session);
@@ -243,7 +256,7 @@ struct Endpoint::Private {
         session->everConnected = true;
         session->attachChannel(raw);
         peerSessions[session->peerId()] = session;
-        out.push_back(Transmit{from, reply->packet});
+        out.push_back(Transmit {from, reply->packet});
     }
 
     // Detaches and forgets every channel of a session (its in-flight frames return to the session).
@@ -271,7 +284,8 @@ struct Endpoint::Private {
         if (!cid)
             return;
         auto it = channels.find(*cid);
-        if (it == channels.end() || it->second->state() != Channel::State::Handshaking || !it->second->handshake)
+        if (it == channels.end() || it->second->state() != Channel::State::Handshaking
+            || !it->second->handshake)
             return;
         Channel *ch = it->second.get();
         std::optional<crypto::InitiatorHandshake::Result> r = ch->handshake->consumeResponse(pkt);
@@ -280,7 +294,8 @@ struct Endpoint::Private {
         std::optional<TransportParams> params = TransportParams::decode(r->appPayload);
         Session *s = ch->session();
         if (!params || !s || params->sessionId != s->sessionId()) {
-            ch->close(now, quint64(StreamError::ProtocolViolation), QStringLiteral("bad transport parameters"));
+            ch->close(now, quint64(StreamError::ProtocolViolation),
+                      QStringLiteral("bad transport parameters"));
             return;
         }
         if (s->everConnected && !params->resume) {
@@ -332,7 +347,8 @@ struct Endpoint::Private {
                     s->failAll(StreamError::ConnectFailed, ch->closeReason());
                     s->channelLostAt = now - cfg().sessionLinger; // removed by updateSession()
                 } else {
-                    s->nextReconnect = now + std::min<Duration>(1s * (1 << std::min(s->reconnectAttempts, 4)), 10s);
+                    s->nextReconnect
+                        = now + std::min<Duration>(1s * (1 << std::min(s->reconnectAttempts, 4)), 10s);
                     ++s->reconnectAttempts;
                 }
             }
@@ -347,12 +363,13 @@ struct Endpoint::Private {
     bool updateSession(Instant now, Session *s)
     {
         if (!s->channel() && !s->handshaking) {
-            const bool lingerOver = s->channelLostAt != kNever && now - s->channelLostAt >= cfg().sessionLinger;
+            const bool lingerOver
+                = s->channelLostAt != kNever && now - s->channelLostAt >= cfg().sessionLinger;
             if (!s->hasOpenStreams() || lingerOver) {
                 if (s->hasOpenStreams())
                     s->failAll(StreamError::ChannelLost, QStringLiteral("the channel to the peer was lost"));
                 if (s->reportedStatus != LinkStatus::Down) {
-                    Event e{Event::Type::LinkStatusChanged};
+                    Event e {Event::Type::LinkStatusChanged};
                     e.peerId = s->peerId();
                     e.status = LinkStatus::Down;
                     shared.events.push_back(std::move(e));
@@ -368,7 +385,7 @@ struct Endpoint::Private {
                                            : LinkStatus::Down;
         if (st != s->reportedStatus) {
             s->reportedStatus = st;
-            Event e{Event::Type::LinkStatusChanged};
+            Event e {Event::Type::LinkStatusChanged};
             e.peerId = s->peerId();
             e.status = st;
             shared.events.push_back(std::move(e));
@@ -404,8 +421,7 @@ struct Endpoint::Private {
 
 Endpoint::Endpoint(const crypto::StaticIdentity &identity, const EndpointConfig &config)
     : d(std::make_unique<Private>(identity, config))
-{
-}
+{ }
 
 Endpoint::~Endpoint()
 {
@@ -420,8 +436,14 @@ void Endpoint::setRandomSource(std::function<void(uint8_t *, size_t)> random)
     d->responder = std::make_unique<crypto::Responder>(d->identity, std::move(random));
 }
 
-QByteArray Endpoint::peerId() const { return d->identity.publicKey(); }
-const EndpointConfig &Endpoint::config() const { return d->shared.config; }
+QByteArray Endpoint::peerId() const
+{
+    return d->identity.publicKey();
+}
+const EndpointConfig &Endpoint::config() const
+{
+    return d->shared.config;
+}
 
 void Endpoint::handleDatagram(Instant now, const SocketAddress &from, const char *data, qsizetype size)
 {
@@ -530,7 +552,8 @@ bool Endpoint::listen(const QString &service, const QString &protocol)
 {
     const auto key = qMakePair(service, protocol);
     if (d->shared.listeners.contains(key)) {
-        d->fail(StreamError::InvalidArgument, QStringLiteral("%1/%2 is already listened on").arg(service, protocol));
+        d->fail(StreamError::InvalidArgument,
+                QStringLiteral("%1/%2 is already listened on").arg(service, protocol));
         return false;
     }
     d->shared.listeners.insert(key);
@@ -695,7 +718,8 @@ bool Endpoint::writeDatagram(Instant now, StreamHandle h, const QByteArray &data
         return false;
     }
     if (!s->writeDatagram(now, *st, data, opts)) {
-        d->fail(StreamError::Closed, QStringLiteral("cannot send a datagram: the stream's write direction is closed"));
+        d->fail(StreamError::Closed,
+                QStringLiteral("cannot send a datagram: the stream's write direction is closed"));
         return false;
     }
     return true;
@@ -785,7 +809,10 @@ void Endpoint::release(Instant, StreamHandle h)
         s->release(*st);
 }
 
-bool Endpoint::isValid(StreamHandle h) const { return d->resolve(h) != nullptr; }
+bool Endpoint::isValid(StreamHandle h) const
+{
+    return d->resolve(h) != nullptr;
+}
 
 QByteArray Endpoint::streamPeerId(StreamHandle h) const
 {
@@ -809,8 +836,14 @@ LinkStatus Endpoint::linkStatus(const QByteArray &peerId) const
     return s->handshaking ? LinkStatus::Connecting : LinkStatus::Down;
 }
 
-StreamError Endpoint::lastError() const { return d->lastError; }
-QString Endpoint::lastErrorString() const { return d->lastErrorString; }
+StreamError Endpoint::lastError() const
+{
+    return d->lastError;
+}
+QString Endpoint::lastErrorString() const
+{
+    return d->lastErrorString;
+}
 
 QList<ChannelStats> Endpoint::channelStats() const
 {
@@ -830,7 +863,7 @@ static StreamStats makeStats(const Session &s, const StreamState &st)
     r.priority = st.priority;
     r.service = st.service;
     r.protocol = st.protocol;
-    r.state = st.resetQueued || st.resetReceived ? QStringLiteral("reset")
+    r.state = st.resetQueued || st.resetReceived        ? QStringLiteral("reset")
         : st.send.isFinished() && st.recv.finReceived() ? QStringLiteral("closing")
         : st.send.isFinished()                          ? QStringLiteral("write-closed")
         : st.recv.finReceived()                         ? QStringLiteral("read-closed")
@@ -869,7 +902,10 @@ std::optional<StreamStats> Endpoint::streamStats(StreamHandle h) const
     return makeStats(*s, *st);
 }
 
-void Endpoint::setTraceEnabled(bool on) { d->shared.tracing = on; }
+void Endpoint::setTraceEnabled(bool on)
+{
+    d->shared.tracing = on;
+}
 
 std::optional<TraceEvent> Endpoint::pollTrace()
 {
@@ -889,7 +925,10 @@ quint64 Endpoint::handshakeStateCount() const
     return n;
 }
 
-quint64 Endpoint::sessionCount() const { return d->sessions.size(); }
+quint64 Endpoint::sessionCount() const
+{
+    return d->sessions.size();
+}
 
 void Endpoint::closeAllChannels(Instant now)
 {

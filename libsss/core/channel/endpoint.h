@@ -10,7 +10,6 @@
 #include "common/types.h"
 
 #include <QString>
-
 #include <deque>
 #include <functional>
 #include <memory>
@@ -32,25 +31,25 @@ using StreamHandle = quint64;
 // Error codes shared with the public API (sss::Stream::Error mirrors these values).
 enum class StreamError : quint32 {
     NoError = 0,
-    ServiceNotFound = 1,   // no Server listens on the requested service/protocol
-    ResetByPeer = 2,       // the peer reset the stream
-    SubstreamRefused = 3,  // the parent does not accept substreams
-    ConnectFailed = 4,     // no channel could be established (timeout, unreachable)
+    ServiceNotFound = 1, // no Server listens on the requested service/protocol
+    ResetByPeer = 2, // the peer reset the stream
+    SubstreamRefused = 3, // the parent does not accept substreams
+    ConnectFailed = 4, // no channel could be established (timeout, unreachable)
     PeerAuthenticationFailed = 5,
-    ChannelLost = 6,       // the channel died and could not be re-established in time
+    ChannelLost = 6, // the channel died and could not be re-established in time
     ProtocolViolation = 7, // the peer broke the protocol (flow control, bad frame)
     StreamLimitReached = 8,
-    Closed = 9,            // operation on a stream that is closed/shut down
+    Closed = 9, // operation on a stream that is closed/shut down
     InvalidArgument = 10,
-    Cancelled = 11,        // reset locally by the application
+    Cancelled = 11, // reset locally by the application
 };
 const char *toString(StreamError e);
 
 enum class LinkStatus { Down, Connecting, Stalled, Up };
 
 struct DatagramOptions {
-    Instant expiry = kNever;  // not sent (and a reliable one is reset) after this time
-    bool reliable = false;    // force the reliable path (ephemeral substream) whatever the size
+    Instant expiry = kNever; // not sent (and a reliable one is reset) after this time
+    bool reliable = false; // force the reliable path (ephemeral substream) whatever the size
 };
 
 struct EndpointConfig {
@@ -59,42 +58,43 @@ struct EndpointConfig {
     quint64 maxStreamWindow = 16 * 1024 * 1024;
     quint64 initialConnectionWindow = 1024 * 1024;
     quint64 maxConnectionWindow = 64 * 1024 * 1024;
-    quint64 maxIncomingStreams = 4096;          // concurrent peer-opened streams per session (raised as they close)
+    quint64 maxIncomingStreams = 4096; // concurrent peer-opened streams per session (raised as they close)
     qint64 maxSendBufferPerStream = 8 * 1024 * 1024; // write() accepts no more than this unacked per stream
-    qint64 maxDatagramQueuePerStream = 1024 * 1024;  // best-effort datagrams queued; oldest dropped beyond
+    qint64 maxDatagramQueuePerStream = 1024 * 1024; // best-effort datagrams queued; oldest dropped beyond
     qint64 maxDatagramReassembly = 8 * 1024 * 1024;
-    qint64 unreliableDatagramLimit = 16 * 1024; // larger best-effort datagrams go as reliable ephemeral substreams
+    qint64 unreliableDatagramLimit
+        = 16 * 1024; // larger best-effort datagrams go as reliable ephemeral substreams
     Duration idleTimeout = 30s;
-    Duration keepAliveInterval = 10s;           // while streams are open
+    Duration keepAliveInterval = 10s; // while streams are open
     Duration handshakeTimeout = 10s;
-    Duration sessionLinger = 60s;               // how long streams wait for a lost channel to come back
+    Duration sessionLinger = 60s; // how long streams wait for a lost channel to come back
     Duration maxAckDelay = 25ms;
-    Duration timerGranularity = 1ms;            // the edge's timer resolution: pacing releases bursts this long
+    Duration timerGranularity = 1ms; // the edge's timer resolution: pacing releases bursts this long
     quint64 rekeyAfterPackets = quint64(1) << 30;
     Duration rekeyAfterTime = std::chrono::hours(1);
-    int congestionAlgorithm = 1;                // 0 NewReno, 1 CUBIC
-    int maxDatagramSize = 1232;                 // UDP payload we emit (fits IPv6 minimum MTU)
+    int congestionAlgorithm = 1; // 0 NewReno, 1 CUBIC
+    int maxDatagramSize = 1232; // UDP payload we emit (fits IPv6 minimum MTU)
     bool allowAesGcm = true;
-    bool allowNullCipher = false;               // tests and fuzzing only; both ends must allow it
-    int cookieThreshold = 64;                   // handshakes per second before cookies are required
+    bool allowNullCipher = false; // tests and fuzzing only; both ends must allow it
+    int cookieThreshold = 64; // handshakes per second before cookies are required
     bool forceCookies = false;
-    quint64 wallClockOffsetNs = 0;              // wall time at Instant{} (ns since Unix epoch), for handshake timestamps
+    quint64 wallClockOffsetNs = 0; // wall time at Instant{} (ns since Unix epoch), for handshake timestamps
 };
 
 // Events the edge turns into signals.
 struct Event {
     enum class Type {
-        NewConnection,    // stream: a top-level stream arrived for a listened (service, protocol)
-        NewSubstream,     // stream: child arrived; parent = its parent
-        Connected,        // stream: peer accepted our top-level stream
-        Readable,         // stream: bytes/messages/FIN became available
+        NewConnection, // stream: a top-level stream arrived for a listened (service, protocol)
+        NewSubstream, // stream: child arrived; parent = its parent
+        Connected, // stream: peer accepted our top-level stream
+        Readable, // stream: bytes/messages/FIN became available
         DatagramReadable, // stream: a datagram arrived on it
-        BytesAcked,       // stream: `count` bytes of ours were acknowledged (QIODevice::bytesWritten)
-        Error,            // stream: error (reset by peer, service not found, channel lost...)
-        PriorityChanged,  // stream: the peer changed the priority to `value`
-        LinkStatusChanged,// peer: link status `status`
-        Finished,         // stream: the peer finished its direction (FIN); buffered data may remain
-        Closed,           // stream: both directions are done; the core reclaimed its state (handle now invalid)
+        BytesAcked, // stream: `count` bytes of ours were acknowledged (QIODevice::bytesWritten)
+        Error, // stream: error (reset by peer, service not found, channel lost...)
+        PriorityChanged, // stream: the peer changed the priority to `value`
+        LinkStatusChanged, // peer: link status `status`
+        Finished, // stream: the peer finished its direction (FIN); buffered data may remain
+        Closed, // stream: both directions are done; the core reclaimed its state (handle now invalid)
     };
     Event() = default;
     explicit Event(Type t) : type(t) { }
@@ -116,7 +116,7 @@ struct ChannelStats {
     LinkStatus status = LinkStatus::Down;
     bool initiator = false;
     QString cipher, congestionAlgorithm;
-    Duration srtt{}, rttvar{}, minRtt{};
+    Duration srtt {}, rttvar {}, minRtt {};
     qint64 cwnd = 0, bytesInFlight = 0, ssthresh = 0;
     double pacingRate = 0; // bytes/s
     quint64 packetsSent = 0, packetsReceived = 0, bytesSent = 0, bytesReceived = 0;
@@ -140,7 +140,7 @@ struct StreamStats {
 // A structured trace record (qlog-like): category:name plus key=value detail.
 struct TraceEvent {
     Instant time;
-    QString name;   // e.g. "transport:packet_sent", "recovery:metrics_updated", "security:handshake_done"
+    QString name; // e.g. "transport:packet_sent", "recovery:metrics_updated", "security:handshake_done"
     QString detail; // compact "key=value key=value"
 };
 
@@ -172,14 +172,14 @@ public:
     std::optional<Event> pollEvent();
 
     // ---- services
-    bool listen(const QString &service, const QString &protocol);  // false if already listened
+    bool listen(const QString &service, const QString &protocol); // false if already listened
     void unlisten(const QString &service, const QString &protocol);
 
     // ---- streams (every call is valid in any state; failures return 0/false/-1 and set lastError())
     StreamHandle connectStream(Instant now, const QByteArray &peerId, const SocketAddress &hint,
                                const QString &service, const QString &protocol);
     StreamHandle openSubstream(Instant now, StreamHandle parent);
-    StreamHandle acceptSubstream(StreamHandle parent);       // next pending child, or 0
+    StreamHandle acceptSubstream(StreamHandle parent); // next pending child, or 0
     int pendingSubstreams(StreamHandle parent) const;
     void setAcceptSubstreams(StreamHandle stream, bool accept);
     qint64 write(Instant now, StreamHandle s, const char *data, qint64 size, bool endOfMessage = false);
@@ -187,21 +187,21 @@ public:
     qint64 peek(StreamHandle s, char *data, qint64 maxSize) const;
     qint64 bytesAvailable(StreamHandle s) const;
     qint64 bytesToWrite(StreamHandle s) const;
-    qint64 writeCapacity(StreamHandle s) const;             // how much write() accepts now
+    qint64 writeCapacity(StreamHandle s) const; // how much write() accepts now
     QByteArray readMessage(StreamHandle s);
     bool hasPendingMessages(StreamHandle s) const;
     qint64 pendingMessageSize(StreamHandle s) const;
-    bool atEnd(StreamHandle s) const;                        // FIN received and all read
+    bool atEnd(StreamHandle s) const; // FIN received and all read
     bool writeDatagram(Instant now, StreamHandle s, const QByteArray &data, const DatagramOptions &opts = {});
     std::optional<QByteArray> readDatagram(StreamHandle s);
     bool hasPendingDatagrams(StreamHandle s) const;
     qint64 pendingDatagramSize(StreamHandle s) const;
     bool setPriority(Instant now, StreamHandle s, int priority);
     int priority(StreamHandle s) const;
-    bool shutdownWrite(Instant now, StreamHandle s);         // FIN after queued data
-    bool shutdownRead(Instant now, StreamHandle s);          // discard incoming; asks peer to stop
+    bool shutdownWrite(Instant now, StreamHandle s); // FIN after queued data
+    bool shutdownRead(Instant now, StreamHandle s); // discard incoming; asks peer to stop
     bool reset(Instant now, StreamHandle s, StreamError code = StreamError::Cancelled);
-    void release(Instant now, StreamHandle s);               // app dropped its handle: close gracefully in background
+    void release(Instant now, StreamHandle s); // app dropped its handle: close gracefully in background
     bool isValid(StreamHandle s) const;
     QByteArray streamPeerId(StreamHandle s) const;
     StreamError streamError(StreamHandle s) const;
@@ -220,8 +220,8 @@ public:
     quint64 sessionCount() const;
 
     // ---- test hooks
-    void closeAllChannels(Instant now);          // graceful CLOSE of every channel (streams then re-attach)
-    void dropChannels();                         // forget channels silently (simulates state loss / outage)
+    void closeAllChannels(Instant now); // graceful CLOSE of every channel (streams then re-attach)
+    void dropChannels(); // forget channels silently (simulates state loss / outage)
 
     struct Private;
 

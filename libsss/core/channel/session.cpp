@@ -55,14 +55,29 @@ std::optional<TransportParams> TransportParams::decode(const QByteArray &b)
             return std::nullopt;
         Reader v(r.bytes(qsizetype(len)), qsizetype(len));
         switch (id) {
-        case PSessionId: p.sessionId = v.byteArray(qsizetype(len)); break;
-        case PResume: p.resume = v.varint() != 0; break;
-        case PMaxData: p.initialMaxData = v.varint(); break;
-        case PMaxStreamData: p.initialMaxStreamData = v.varint(); break;
-        case PMaxStreams: p.initialMaxStreams = v.varint(); break;
-        case PIdleTimeout: p.idleTimeoutMs = v.varint(); break;
-        case PMaxDatagram: p.maxDatagramSize = v.varint(); break;
-        default: break; // unknown parameters are ignored (extensibility)
+        case PSessionId:
+            p.sessionId = v.byteArray(qsizetype(len));
+            break;
+        case PResume:
+            p.resume = v.varint() != 0;
+            break;
+        case PMaxData:
+            p.initialMaxData = v.varint();
+            break;
+        case PMaxStreamData:
+            p.initialMaxStreamData = v.varint();
+            break;
+        case PMaxStreams:
+            p.initialMaxStreams = v.varint();
+            break;
+        case PIdleTimeout:
+            p.idleTimeoutMs = v.varint();
+            break;
+        case PMaxDatagram:
+            p.maxDatagramSize = v.varint();
+            break;
+        default:
+            break; // unknown parameters are ignored (extensibility)
         }
         if (!v.ok())
             return std::nullopt;
@@ -73,15 +88,11 @@ std::optional<TransportParams> TransportParams::decode(const QByteArray &b)
 }
 
 Session::Session(EndpointShared &ep, const QByteArray &peerId, const QByteArray &sessionId, bool initiator)
-    : ep_(ep)
-    , peerId_(peerId)
-    , sessionId_(sessionId)
-    , initiator_(initiator)
-    , localMaxStreams_(ep.config.maxIncomingStreams)
-    , connWindow_(ep.config.initialConnectionWindow, ep.config.maxConnectionWindow)
-    , reassembler_(ep.config.maxDatagramReassembly, 5s)
-{
-}
+    : ep_(ep), peerId_(peerId), sessionId_(sessionId), initiator_(initiator),
+      localMaxStreams_(ep.config.maxIncomingStreams),
+      connWindow_(ep.config.initialConnectionWindow, ep.config.maxConnectionWindow),
+      reassembler_(ep.config.maxDatagramReassembly, 5s)
+{ }
 
 Session::~Session()
 {
@@ -97,7 +108,8 @@ TransportParams Session::localParams(bool resume) const
     p.initialMaxData = ep_.config.initialConnectionWindow;
     p.initialMaxStreamData = ep_.config.initialStreamWindow;
     p.initialMaxStreams = ep_.config.maxIncomingStreams;
-    p.idleTimeoutMs = quint64(std::chrono::duration_cast<std::chrono::milliseconds>(ep_.config.idleTimeout).count());
+    p.idleTimeoutMs
+        = quint64(std::chrono::duration_cast<std::chrono::milliseconds>(ep_.config.idleTimeout).count());
     p.maxDatagramSize = quint64(ep_.config.maxDatagramSize);
     return p;
 }
@@ -226,7 +238,7 @@ bool Session::hasPendingFrames() const
 
 void Session::queueControl(SentFrame::Kind k, quint64 stream)
 {
-    control_.push_back(SentFrame{k, 0, 0, stream, 0});
+    control_.push_back(SentFrame {k, 0, 0, stream, 0});
 }
 
 bool Session::writeControl(Writer &w, qsizetype space, SentFrames &records, const SentFrame &c)
@@ -296,13 +308,13 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
     auto left = [&] { return space - (w.size() - start); };
 
     if (maxDataQueued_) {
-        if (writeControl(w, left(), records, SentFrame{SentFrame::MaxData, 0, 0, 0, 0})) {
+        if (writeControl(w, left(), records, SentFrame {SentFrame::MaxData, 0, 0, 0, 0})) {
             maxDataQueued_ = false;
             ackEliciting = true;
         }
     }
     if (maxStreamsQueued_) {
-        if (writeControl(w, left(), records, SentFrame{SentFrame::MaxStreams, 0, 0, 0, 0})) {
+        if (writeControl(w, left(), records, SentFrame {SentFrame::MaxStreams, 0, 0, 0, 0})) {
             maxStreamsQueued_ = false;
             ackEliciting = true;
         }
@@ -357,8 +369,10 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
                 info.protocol = s->protocol;
                 open = &info;
             }
-            const quint64 limit = std::min<quint64>(s->credit.limit(), s->send.sentOffset() + connAvailable());
-            const qsizetype hdr = wire::streamHeaderSize(s->wireId, s->send.sentOffset() + 0xffffff, left(), open);
+            const quint64 limit
+                = std::min<quint64>(s->credit.limit(), s->send.sentOffset() + connAvailable());
+            const qsizetype hdr
+                = wire::streamHeaderSize(s->wireId, s->send.sentOffset() + 0xffffff, left(), open);
             const qsizetype room = left() - hdr;
             if (room >= 0) {
                 std::optional<SendBuffer::Chunk> c = s->send.nextChunk(room, limit);
@@ -375,7 +389,7 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
                         connSent_ += end - std::max(off, s->creditedSent);
                         s->creditedSent = end;
                     }
-                    SentFrame r{SentFrame::StreamData, 0, quint32(len), s->wireId, off};
+                    SentFrame r {SentFrame::StreamData, 0, quint32(len), s->wireId, off};
                     if (fin)
                         r.flags |= SentFrame::kFin;
                     if (open)
@@ -504,7 +518,7 @@ StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenIn
         }
         s.acceptQueued = true;
         queueControl(SentFrame::Accept, id);
-        Event e{Event::Type::NewConnection};
+        Event e {Event::Type::NewConnection};
         e.stream = s.handle;
         e.peerId = peerId_;
         e.service = s.service;
@@ -550,7 +564,7 @@ void Session::adoptChild(StreamState &parent, StreamState &s)
     if (s.kind == StreamKind::Stream) {
         s.appHasHandle = true;
         parent.pendingChildren.append(s.handle);
-        Event e{Event::Type::NewSubstream};
+        Event e {Event::Type::NewSubstream};
         e.stream = s.handle;
         e.parent = parent.handle;
         e.peerId = peerId_;
@@ -679,14 +693,15 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
         }
         if (!wasError) {
             s->error = f.b == quint64(StreamError::ServiceNotFound) ? StreamError::ServiceNotFound
-                : f.b == quint64(StreamError::SubstreamRefused)    ? StreamError::SubstreamRefused
+                : f.b == quint64(StreamError::SubstreamRefused)     ? StreamError::SubstreamRefused
                                                                     : StreamError::ResetByPeer;
         }
         if (!wasError && s->kind == StreamKind::Stream)
-            emitStreamEvent(Event::Type::Error, *s, s->error,
-                            s->error == StreamError::ServiceNotFound
-                                ? QStringLiteral("no service is listening on %1/%2").arg(s->service, s->protocol)
-                                : QString::fromLatin1(toString(s->error)));
+            emitStreamEvent(
+                Event::Type::Error, *s, s->error,
+                s->error == StreamError::ServiceNotFound
+                    ? QStringLiteral("no service is listening on %1/%2").arg(s->service, s->protocol)
+                    : QString::fromLatin1(toString(s->error)));
         maybeReclaim(*s);
         return true;
     }
@@ -717,7 +732,7 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
             s->priority = int(f.priority);
             if (scheduler_.isActive(s->wireId))
                 scheduler_.setActive(s->wireId, s->priority);
-            Event e{Event::Type::PriorityChanged};
+            Event e {Event::Type::PriorityChanged};
             e.stream = s->handle;
             e.value = s->priority;
             ep_.events.push_back(std::move(e));
@@ -738,7 +753,7 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
         StreamState *s = stream(d.stream);
         if (!s)
             return true;
-        DatagramFragment frag{d.id, d.totalSize, d.offset, QByteArray(d.data, d.length)};
+        DatagramFragment frag {d.id, d.totalSize, d.offset, QByteArray(d.data, d.length)};
         std::optional<QByteArray> whole = reassembler_.insert(frag, now);
         if (whole && !s->released && !s->discarding) {
             s->inDatagrams.append(*whole);
@@ -849,7 +864,7 @@ bool Session::writeDatagram(Instant now, StreamState &s, const QByteArray &data,
         activate(c);
         return true;
     }
-    OutDatagram d{data, nextDatagramId_++, 0, o.expiry};
+    OutDatagram d {data, nextDatagramId_++, 0, o.expiry};
     s.outDatagrams.push_back(std::move(d));
     s.outDatagramBytes += data.size();
     // Bounded queue: the freshest datagrams matter most, drop the oldest unsent ones.
@@ -960,7 +975,7 @@ void Session::failAll(StreamError code, const QString &message)
     }
     for (StreamState *s : all) {
         if (!s->released || true) {
-            Event e{Event::Type::Closed};
+            Event e {Event::Type::Closed};
             e.stream = s->handle;
             if (!s->released && s->kind == StreamKind::Stream)
                 ep_.events.push_back(e);
@@ -1012,7 +1027,7 @@ void Session::noteBytesAcked(StreamState &s)
     s.ackedTotal = acked;
     if (s.released || s.kind != StreamKind::Stream)
         return;
-    Event e{Event::Type::BytesAcked};
+    Event e {Event::Type::BytesAcked};
     e.stream = s.handle;
     e.count = delta;
     ep_.events.push_back(std::move(e));
@@ -1020,7 +1035,7 @@ void Session::noteBytesAcked(StreamState &s)
 
 void Session::emitStreamEvent(Event::Type t, StreamState &s, StreamError err, const QString &msg)
 {
-    Event e{t};
+    Event e {t};
     e.stream = s.handle;
     e.parent = s.parent;
     e.peerId = peerId_;
@@ -1033,7 +1048,8 @@ void Session::maybeReclaim(StreamState &s)
 {
     if (!s.sendDone() || !s.recvDone())
         return;
-    if (!s.released && (!s.inDatagrams.isEmpty() || !s.pendingChildren.isEmpty() || s.recv.bytesAvailable() > 0))
+    if (!s.released
+        && (!s.inDatagrams.isEmpty() || !s.pendingChildren.isEmpty() || s.recv.bytesAvailable() > 0))
         return;
     if (!s.outDatagrams.empty())
         return;
@@ -1047,7 +1063,7 @@ void Session::reclaim(StreamState &s)
 {
     const quint64 id = s.wireId;
     if (!s.released && s.kind == StreamKind::Stream) {
-        Event e{Event::Type::Closed};
+        Event e {Event::Type::Closed};
         e.stream = s.handle;
         e.peerId = peerId_;
         ep_.events.push_back(e);

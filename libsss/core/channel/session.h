@@ -12,7 +12,6 @@
 #include "wire/frames.h"
 
 #include <QVarLengthArray>
-
 #include <deque>
 #include <memory>
 #include <set>
@@ -26,14 +25,14 @@ struct EndpointShared;
 // What a sent packet carried that needs action when it is acknowledged or lost.
 struct SentFrame {
     enum Kind : quint8 {
-        StreamData,    // stream, offset, length, flags (fin, open)
-        ResetStream,   // stream
-        StopSending,   // stream
+        StreamData, // stream, offset, length, flags (fin, open)
+        ResetStream, // stream
+        StopSending, // stream
         MaxStreamData, // stream
         MaxData,
         MaxStreams,
-        Priority,      // stream, offset = version
-        Accept,        // stream
+        Priority, // stream, offset = version
+        Accept, // stream
     };
     Kind kind;
     quint8 flags = 0; // kFin / kOpen for StreamData
@@ -45,8 +44,8 @@ struct SentFrame {
 using SentFrames = QVarLengthArray<SentFrame, 3>;
 
 struct TransportParams {
-    QByteArray sessionId;         // 16 bytes, chosen by the session initiator
-    bool resume = false;          // initiator: please re-attach; responder: re-attached
+    QByteArray sessionId; // 16 bytes, chosen by the session initiator
+    bool resume = false; // initiator: please re-attach; responder: re-attached
     quint64 initialMaxData = 0;
     quint64 initialMaxStreamData = 0;
     quint64 initialMaxStreams = 0;
@@ -66,10 +65,10 @@ struct OutDatagram {
 struct StreamState {
     StreamHandle handle = 0;
     quint64 wireId = 0;
-    StreamHandle parent = 0;      // 0 for top-level
+    StreamHandle parent = 0; // 0 for top-level
     quint64 parentWireId = 0;
     wire::StreamKind kind = wire::StreamKind::Stream;
-    bool local = false;           // opened by us
+    bool local = false; // opened by us
     bool topLevel = false;
     QString service, protocol;
 
@@ -79,42 +78,43 @@ struct StreamState {
 
     // send direction
     SendBuffer send;
-    SendCredit credit{0};
-    bool openAcked = false;       // the peer has acknowledged a frame carrying our open information
+    SendCredit credit {0};
+    bool openAcked = false; // the peer has acknowledged a frame carrying our open information
     bool openSent = false;
     bool blockedByStreamLimit = false;
     bool resetQueued = false, resetSent = false, resetAcked = false;
     quint64 resetCode = 0;
-    bool sendShut = false;        // shutdownWrite or reset done by the app
+    bool sendShut = false; // shutdownWrite or reset done by the app
     quint64 creditedSent = 0;
-    QByteArray datagramBuf;        // datagram carriers: content accumulated as it arrives     // highest offset counted against the peer's connection window
+    QByteArray datagramBuf; // datagram carriers: content accumulated as it arrives     // highest offset
+                            // counted against the peer's connection window
     quint64 ackedTotal = 0;
 
     // receive direction
     RecvBuffer recv;
-    ReceiveWindow window{0, 0};
+    ReceiveWindow window {0, 0};
     bool maxStreamDataQueued = false;
     bool stopQueued = false, stopSent = false;
     quint64 stopCode = 0;
-    bool discarding = false;      // shutdownRead / released: incoming data is thrown away
+    bool discarding = false; // shutdownRead / released: incoming data is thrown away
     bool resetReceived = false;
     bool finReported = false;
-    quint64 creditedReceive = 0;  // highest offset counted against the connection window
+    quint64 creditedReceive = 0; // highest offset counted against the connection window
     quint64 creditedConsumed = 0; // bytes of this stream counted as consumed at connection level
 
     // application side
     bool released = false;
-    bool appHasHandle = false;    // the application was given this handle (connect/accept/open)
+    bool appHasHandle = false; // the application was given this handle (connect/accept/open)
     bool acceptSubstreams = true;
-    bool acceptQueued = false;    // server: ACCEPT frame to send
-    bool connected = false;       // client: ACCEPT received
+    bool acceptQueued = false; // server: ACCEPT frame to send
+    bool connected = false; // client: ACCEPT received
     QList<StreamHandle> pendingChildren;
     QList<QByteArray> inDatagrams;
     QList<OutDatagram> outDatagrams; // QList: no allocation while empty (memory per idle stream)
     qint64 outDatagramBytes = 0;
     int childCount = 0;
     StreamError error = StreamError::NoError;
-    Instant expiry = kNever;      // ephemeral datagram carriers: reset if not delivered by then
+    Instant expiry = kNever; // ephemeral datagram carriers: reset if not delivered by then
     bool readableEventQueued = false;
     bool datagramEventQueued = false;
     bool ackEventQueued = false;
@@ -163,7 +163,8 @@ public:
 
     // ---- application commands
     StreamHandle openTopLevel(Instant now, const QString &service, const QString &protocol);
-    StreamHandle openSubstream(Instant now, StreamState &parent, wire::StreamKind kind = wire::StreamKind::Stream);
+    StreamHandle openSubstream(Instant now, StreamState &parent,
+                               wire::StreamKind kind = wire::StreamKind::Stream);
     qint64 write(Instant now, StreamState &s, const char *data, qint64 size, bool eom);
     qint64 read(Instant now, StreamState &s, char *data, qint64 maxSize);
     QByteArray readMessage(Instant now, StreamState &s);
@@ -228,19 +229,19 @@ private:
     PriorityScheduler scheduler_;
     std::deque<SentFrame> control_;
     quint64 nextLocalSeq_ = 1;
-    quint64 peerMaxStreams_ = 0;         // we may open seqs < this
-    quint64 localMaxStreams_ = 0;        // the peer may open seqs < this (advertised)
+    quint64 peerMaxStreams_ = 0; // we may open seqs < this
+    quint64 localMaxStreams_ = 0; // the peer may open seqs < this (advertised)
     quint64 reclaimedPeerStreams_ = 0;
-    quint64 liveIncoming_ = 0;         // peer-opened streams not yet reclaimed
+    quint64 liveIncoming_ = 0; // peer-opened streams not yet reclaimed
     bool maxStreamsQueued_ = false;
-    std::set<std::pair<Instant, quint64>> expiring_;      // datagram carriers with a deadline
+    std::set<std::pair<Instant, quint64>> expiring_; // datagram carriers with a deadline
     std::unordered_multimap<quint64, quint64> orphans_; // parent wire id -> children that arrived first
-    RangeSet peerSeqsSeen_;               // every peer stream seq ever seen (closed ones are absent from streams_)
-    std::deque<quint64> blockedOpens_;    // local wire ids waiting for MAX_STREAMS credit
-    SendCredit connCredit_{0};
-    quint64 connSent_ = 0;                // new stream bytes sent (connection flow control)
-    ReceiveWindow connWindow_{0, 0};
-    quint64 connReceived_ = 0;            // sum of highest offsets received over streams
+    RangeSet peerSeqsSeen_; // every peer stream seq ever seen (closed ones are absent from streams_)
+    std::deque<quint64> blockedOpens_; // local wire ids waiting for MAX_STREAMS credit
+    SendCredit connCredit_ {0};
+    quint64 connSent_ = 0; // new stream bytes sent (connection flow control)
+    ReceiveWindow connWindow_ {0, 0};
+    quint64 connReceived_ = 0; // sum of highest offsets received over streams
     quint64 connConsumed_ = 0;
     bool maxDataQueued_ = false;
     quint64 priorityClock_ = 0;

@@ -6,7 +6,6 @@
 #include "crypto/sodium.h"
 
 #include <QSet>
-
 #include <deque>
 #include <unordered_map>
 
@@ -27,7 +26,7 @@ struct EndpointShared {
     QSet<QPair<QString, QString>> listeners;
     bool tracing = false;
     std::deque<TraceEvent> traces;
-    Instant lastNow{};
+    Instant lastNow {};
     crypto::RandomSource random;
 
     quint64 randomU64()
@@ -40,7 +39,7 @@ struct EndpointShared {
     StreamHandle newHandle(Session *s, quint64 wireId)
     {
         const StreamHandle h = nextHandle++;
-        handles.emplace(h, HandleRef{s, wireId});
+        handles.emplace(h, HandleRef {s, wireId});
         return h;
     }
     void trace(Instant t, const char *name, QString detail)
@@ -49,7 +48,7 @@ struct EndpointShared {
             return;
         if (traces.size() >= 100000)
             traces.pop_front();
-        traces.push_back(TraceEvent{t, QString::fromLatin1(name), std::move(detail)});
+        traces.push_back(TraceEvent {t, QString::fromLatin1(name), std::move(detail)});
     }
 };
 

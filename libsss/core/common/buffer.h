@@ -3,7 +3,6 @@
 #pragma once
 
 #include <QByteArray>
-
 #include <cstdint>
 #include <cstring>
 
@@ -22,8 +21,9 @@ class Reader
 {
 public:
     Reader() = default;
-    Reader(const char *data, qsizetype size) : p_(reinterpret_cast<const uint8_t *>(data)), end_(p_ + size) {}
-    explicit Reader(const QByteArray &b) : Reader(b.constData(), b.size()) {}
+    Reader(const char *data, qsizetype size)
+        : p_(reinterpret_cast<const uint8_t *>(data)), end_(p_ + size) { }
+    explicit Reader(const QByteArray &b) : Reader(b.constData(), b.size()) { }
 
     bool ok() const { return ok_; }
     bool atEnd() const { return p_ == end_; }
@@ -79,7 +79,11 @@ public:
         return b ? QByteArray(b, n) : QByteArray();
     }
     void skip(qsizetype n) { bytes(n); }
-    void fail() { ok_ = false; p_ = end_; }
+    void fail()
+    {
+        ok_ = false;
+        p_ = end_;
+    }
 
 private:
     bool need(qsizetype n)
@@ -109,7 +113,7 @@ private:
 class Writer
 {
 public:
-    explicit Writer(QByteArray &out) : out_(out) {}
+    explicit Writer(QByteArray &out) : out_(out) { }
 
     qsizetype size() const { return out_.size(); }
     void u8(uint8_t v) { out_.append(char(v)); }
@@ -120,10 +124,18 @@ public:
     {
         Q_ASSERT(v <= kVarintMax);
         switch (varintSize(v)) {
-        case 1: u8(uint8_t(v)); break;
-        case 2: be(v | (uint64_t(1) << 14), 2); break;
-        case 4: be(v | (uint64_t(2) << 30), 4); break;
-        default: be(v | (uint64_t(3) << 62), 8); break;
+        case 1:
+            u8(uint8_t(v));
+            break;
+        case 2:
+            be(v | (uint64_t(1) << 14), 2);
+            break;
+        case 4:
+            be(v | (uint64_t(2) << 30), 4);
+            break;
+        default:
+            be(v | (uint64_t(3) << 62), 8);
+            break;
         }
     }
     void bytes(const char *data, qsizetype n) { out_.append(data, n); }

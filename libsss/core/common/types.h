@@ -5,7 +5,6 @@
 #include <QHash>
 #include <QHostAddress>
 #include <QString>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -21,8 +20,14 @@ using namespace std::chrono_literals;
 
 constexpr Instant kNever = Instant::max();
 
-inline double toSeconds(Duration d) { return std::chrono::duration<double>(d).count(); }
-inline qint64 toMicros(Duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
+inline double toSeconds(Duration d)
+{
+    return std::chrono::duration<double>(d).count();
+}
+inline qint64 toMicros(Duration d)
+{
+    return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
 
 // A UDP address. QHostAddress plus port, hashable, comparable.
 struct SocketAddress {

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <QByteArray>
-#include <cstdint>
 #include <QList>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <optional>
@@ -130,8 +130,8 @@ private:
     Chunk makeChunk(uint64_t offset, uint64_t end, bool retransmission);
     void advanceAckedPrefix();
 
-    QList<Segment> segments_;   // contiguous, covering [front.offset, written_)
-    QList<uint64_t> boundaries_;   // strictly increasing message end offsets > ackedPrefix_
+    QList<Segment> segments_; // contiguous, covering [front.offset, written_)
+    QList<uint64_t> boundaries_; // strictly increasing message end offsets > ackedPrefix_
     detail::Intervals acked_; // acked bytes (within [0, sentEnd_))
     detail::Intervals lost_; // lost, not acked, awaiting retransmission (subset of un-acked)
     std::set<uint64_t> markersPending_; // message ends to send as empty chunks

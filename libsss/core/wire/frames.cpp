@@ -34,8 +34,14 @@ qsizetype stringSize(const QString &s)
 }
 } // namespace
 
-quint64 zigzag(qint64 v) { return (quint64(v) << 1) ^ quint64(v >> 63); }
-qint64 unzigzag(quint64 v) { return qint64(v >> 1) ^ -qint64(v & 1); }
+quint64 zigzag(qint64 v)
+{
+    return (quint64(v) << 1) ^ quint64(v >> 63);
+}
+qint64 unzigzag(quint64 v)
+{
+    return qint64(v >> 1) ^ -qint64(v & 1);
+}
 
 bool isAckEliciting(FrameType t)
 {

@@ -7,38 +7,37 @@
 #include "common/types.h"
 
 #include <QString>
-
 #include <optional>
 
 namespace sss::core::wire {
 
 enum class FrameType : quint8 {
-    Padding = 0x00,        // single zero bytes, ignored
-    Ping = 0x01,           // ack-eliciting, no content
-    Ack = 0x02,            // largest, ack delay (us), range count, first range, (gap, range)*
-    Close = 0x03,          // error code, reason
-    MaxData = 0x04,        // connection-level flow-control limit
-    MaxStreams = 0x05,     // how many stream sequence numbers the peer may open (cumulative)
-    ResetStream = 0x06,    // stream id, error code, final size
-    StopSending = 0x07,    // stream id, error code
-    MaxStreamData = 0x08,  // stream id, limit
-    Priority = 0x09,       // stream id, priority (zigzag), version
-    Accept = 0x0a,         // stream id: a top-level stream was accepted by a listening service
-    Datagram = 0x0b,       // stream id, datagram id, total size, offset, length, data
-    PathChallenge = 0x0c,  // 8 bytes
-    PathResponse = 0x0d,   // 8 bytes
+    Padding = 0x00, // single zero bytes, ignored
+    Ping = 0x01, // ack-eliciting, no content
+    Ack = 0x02, // largest, ack delay (us), range count, first range, (gap, range)*
+    Close = 0x03, // error code, reason
+    MaxData = 0x04, // connection-level flow-control limit
+    MaxStreams = 0x05, // how many stream sequence numbers the peer may open (cumulative)
+    ResetStream = 0x06, // stream id, error code, final size
+    StopSending = 0x07, // stream id, error code
+    MaxStreamData = 0x08, // stream id, limit
+    Priority = 0x09, // stream id, priority (zigzag), version
+    Accept = 0x0a, // stream id: a top-level stream was accepted by a listening service
+    Datagram = 0x0b, // stream id, datagram id, total size, offset, length, data
+    PathChallenge = 0x0c, // 8 bytes
+    PathResponse = 0x0d, // 8 bytes
     // 0x10..0x17: STREAM with flag bits in the low 3 bits of the type.
     Stream = 0x10,
 };
 
-constexpr quint8 kStreamFin = 0x01;     // data ends the stream
-constexpr quint8 kStreamMsgEnd = 0x02;  // data ends a message (record boundary)
-constexpr quint8 kStreamOpen = 0x04;    // open information follows (parent, priority, kind, service)
+constexpr quint8 kStreamFin = 0x01; // data ends the stream
+constexpr quint8 kStreamMsgEnd = 0x02; // data ends a message (record boundary)
+constexpr quint8 kStreamOpen = 0x04; // open information follows (parent, priority, kind, service)
 
 enum class StreamKind : quint8 { Stream = 0, Datagram = 1 /* ephemeral reliable datagram carrier */ };
 
 struct OpenInfo {
-    quint64 parent = 0;   // 0 = top level (service/protocol present)
+    quint64 parent = 0; // 0 = top level (service/protocol present)
     qint64 priority = 0;
     StreamKind kind = StreamKind::Stream;
     QString service, protocol;
@@ -78,8 +77,8 @@ qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const O
 void writeDatagramHeader(Writer &w, quint64 stream, quint64 id, quint64 total, quint64 offset, qsizetype len);
 qsizetype datagramHeaderSize(quint64 stream, quint64 id, quint64 total, quint64 offset, qsizetype len);
 void writeClose(Writer &w, quint64 code, const QString &reason);
-void writeSimple(Writer &w, FrameType t, quint64 a);                          // MaxData, MaxStreams, Accept
-void writeSimple2(Writer &w, FrameType t, quint64 a, quint64 b);              // StopSending, MaxStreamData
+void writeSimple(Writer &w, FrameType t, quint64 a); // MaxData, MaxStreams, Accept
+void writeSimple2(Writer &w, FrameType t, quint64 a, quint64 b); // StopSending, MaxStreamData
 void writeReset(Writer &w, quint64 id, quint64 code, quint64 finalSize);
 void writePriority(Writer &w, quint64 id, qint64 priority, quint64 version);
 void writePath(Writer &w, FrameType t, quint64 token);
@@ -104,8 +103,7 @@ bool parseFrame(Reader &r, Frame &f);
 
 // Calls fn(const Frame &) for every frame of the payload. Returns false as soon as a frame is malformed.
 // Receivers parse twice: once to validate (no-op fn), then to apply, so a bad packet changes nothing.
-template<class Fn>
-bool forEachFrame(const char *payload, qsizetype size, Fn &&fn)
+template<class Fn> bool forEachFrame(const char *payload, qsizetype size, Fn &&fn)
 {
     Reader r(payload, size);
     Frame f;

@@ -21,11 +21,9 @@ private Q_SLOTS:
 
 namespace {
 struct Pair {
-    explicit Pair(uint64_t seed, sim::LinkParams link = {})
-        : sim(seed)
-        , net(sim)
+    explicit Pair(uint64_t seed, sim::LinkParams link = {}) : sim(seed), net(sim)
     {
-        link.delay = link.delay == Duration{} ? 10ms : link.delay;
+        link.delay = link.delay == Duration {} ? 10ms : link.delay;
         net.setDefaultLink(link);
         ha = net.addHost(QHostAddress(QStringLiteral("10.0.0.1")));
         hb = net.addHost(QHostAddress(QStringLiteral("10.0.0.2")));

@@ -4,7 +4,6 @@
 #include "sim/testsupport.h"
 
 #include <QTest>
-
 #include <map>
 #include <set>
 
@@ -35,11 +34,9 @@ namespace {
 const QString kSvc = QStringLiteral("svc"), kProto = QStringLiteral("p");
 
 struct World {
-    explicit World(uint64_t seed, sim::LinkParams link = {}, EndpointConfig cfg = {})
-        : sim(seed)
-        , net(sim)
+    explicit World(uint64_t seed, sim::LinkParams link = {}, EndpointConfig cfg = {}) : sim(seed), net(sim)
     {
-        if (link.delay == Duration{})
+        if (link.delay == Duration {})
             link.delay = 10ms;
         net.setDefaultLink(link);
         ha = net.addHost(QHostAddress(QStringLiteral("10.0.0.1")));
@@ -538,7 +535,8 @@ void tst_CoreStreams::addressChangeMidTransfer()
     w.b->onEvent = [&](const Event &e) {
         if (e.type == Event::Type::NewConnection)
             rx.stream = e.stream;
-        if (e.stream == rx.stream && (e.type == Event::Type::Readable || e.type == Event::Type::NewConnection))
+        if (e.stream == rx.stream
+            && (e.type == Event::Type::Readable || e.type == Event::Type::NewConnection))
             rx.drain();
         if (e.type == Event::Type::Finished)
             fin = true;
@@ -581,7 +579,8 @@ void tst_CoreStreams::channelLossAndReattach()
     w.b->onEvent = [&](const Event &e) {
         if (e.type == Event::Type::NewConnection)
             rx.stream = e.stream;
-        if (e.stream == rx.stream && (e.type == Event::Type::Readable || e.type == Event::Type::NewConnection))
+        if (e.stream == rx.stream
+            && (e.type == Event::Type::Readable || e.type == Event::Type::NewConnection))
             rx.drain();
         if (e.type == Event::Type::Finished)
             fin = true;

@@ -30,7 +30,8 @@ struct Transfer {
         b->onEvent = [this](const Event &e) {
             if (e.type == Event::Type::NewConnection)
                 rx.stream = e.stream;
-            if ((e.type == Event::Type::Readable || e.type == Event::Type::NewConnection) && e.stream == rx.stream)
+            if ((e.type == Event::Type::Readable || e.type == Event::Type::NewConnection)
+                && e.stream == rx.stream)
                 rx.drain();
             if (e.type == Event::Type::Finished && e.stream == rx.stream)
                 finished = true;
@@ -90,8 +91,8 @@ void tst_CoreTransfer::exactUnderImpairment()
     QCOMPARE(t.rx.hash.result(), t.tx.hash.result());
     const ChannelStats st = t.a->ep->channelStats().value(0);
     QVERIFY(st.packetsLost > 0); // the impairment really happened
-    qInfo("%lld bytes in %.1f s virtual, lost %llu packets, retransmitted %llu bytes, cwnd %lld",
-          bytes, toSeconds(sim.elapsed()), st.packetsLost, st.retransmittedBytes, st.cwnd);
+    qInfo("%lld bytes in %.1f s virtual, lost %llu packets, retransmitted %llu bytes, cwnd %lld", bytes,
+          toSeconds(sim.elapsed()), st.packetsLost, st.retransmittedBytes, st.cwnd);
 }
 
 void tst_CoreTransfer::utilisation()
@@ -150,7 +151,7 @@ void tst_CoreTransfer::fairness()
     sim.runFor(20s);
     const quint64 b1 = t1.rx.received, b2 = t2.rx.received;
     sim.runFor(30s);
-    const QList<double> x{double(t1.rx.received - b1), double(t2.rx.received - b2)};
+    const QList<double> x {double(t1.rx.received - b1), double(t2.rx.received - b2)};
     const double j = test::jainIndex(x);
     qInfo("throughputs %.2f / %.2f Mbit/s, Jain index %.3f", x[0] * 8 / 30e6, x[1] * 8 / 30e6, j);
     QVERIFY2(j >= 0.9, qPrintable(QString::number(j)));

@@ -8,7 +8,6 @@
 #include "sim/simulator.h"
 
 #include <QCryptographicHash>
-
 #include <functional>
 #include <memory>
 #include <random>
@@ -20,8 +19,7 @@ class CoreNode
 public:
     CoreNode(sim::Network &net, sim::Host *host, quint16 port, const core::EndpointConfig &cfg = {},
              QByteArray seed = {})
-        : sim_(net.simulator())
-        , host_(host)
+        : sim_(net.simulator()), host_(host)
     {
         if (seed.isEmpty()) {
             seed = QByteArray(32, '\0');
@@ -123,7 +121,7 @@ struct BulkSender {
     qint64 total = 0, written = 0;
     quint64 seed = 1;
     bool finish = true;
-    QCryptographicHash hash{QCryptographicHash::Sha256};
+    QCryptographicHash hash {QCryptographicHash::Sha256};
 
     void pump()
     {
@@ -156,7 +154,7 @@ struct BulkReceiver {
     qint64 received = 0;
     quint64 seed = 1;
     bool patternOk = true;
-    QCryptographicHash hash{QCryptographicHash::Sha256};
+    QCryptographicHash hash {QCryptographicHash::Sha256};
 
     void drain()
     {
