@@ -529,32 +529,13 @@ void tst_CoreStreams::addressChangeMidTransfer()
     link.bitsPerSecond = 20e6;
     link.delay = 10ms;
     World w(seed, link);
-    test::BulkReceiver rx;
-    rx.node = w.b.get();
-    bool fin = false;
-    w.b->onEvent = [&](const Event &e) {
-        if (e.type == Event::Type::NewConnection)
-            rx.stream = e.stream;
-        if (e.stream == rx.stream
-            && (e.type == Event::Type::Readable || e.type == Event::Type::NewConnection))
-            rx.drain();
-        if (e.type == Event::Type::Finished)
-            fin = true;
-    };
-    test::BulkSender tx;
-    tx.node = w.a.get();
-    tx.total = 10 * 1000 * 1000;
-    tx.stream = w.connect();
-    w.a->onEvent = [&](const Event &e) {
-        if (e.type == Event::Type::BytesAcked)
-            tx.pump();
-    };
-    tx.pump();
+    test::BulkTransfer t(w.a.get(), w.b.get(), kSvc, kProto, 10 * 1000 * 1000);
     w.sim.runFor(1s);
-    QVERIFY(rx.received > 0 && rx.received < tx.total);
+    QVERIFY(t.rx.received > 0 && t.rx.received < t.tx.total);
     QVERIFY(w.ha->setAddress(QHostAddress(QStringLiteral("10.0.0.77")))); // the client moves
-    QVERIFY(w.sim.runUntil([&] { return fin && rx.received == tx.total; }, 120s));
-    QCOMPARE(rx.hash.result(), tx.hash.result());
+    QVERIFY(w.sim.runUntil([&] { return t.done(); }, 120s));
+    QVERIFY(t.byteExact());
+    QCOMPARE(t.error, StreamError::NoError);
     const ChannelStats sb = w.b->ep->channelStats().value(0);
     QCOMPARE(sb.peerAddress.host, QHostAddress(QStringLiteral("10.0.0.77")));
     QCOMPARE(w.b->ep->sessionCount(), quint64(1));
@@ -572,42 +553,23 @@ void tst_CoreStreams::channelLossAndReattach()
     cfg.keepAliveInterval = 500ms;
     cfg.sessionLinger = 30s;
     World w(seed, link, cfg);
-    test::BulkReceiver rx;
-    rx.node = w.b.get();
-    bool fin = false;
+    test::BulkTransfer t(w.a.get(), w.b.get(), kSvc, kProto, 10 * 1000 * 1000);
     int downs = 0;
-    w.b->onEvent = [&](const Event &e) {
-        if (e.type == Event::Type::NewConnection)
-            rx.stream = e.stream;
-        if (e.stream == rx.stream
-            && (e.type == Event::Type::Readable || e.type == Event::Type::NewConnection))
-            rx.drain();
-        if (e.type == Event::Type::Finished)
-            fin = true;
-    };
-    test::BulkSender tx;
-    tx.node = w.a.get();
-    tx.total = 10 * 1000 * 1000;
-    tx.stream = w.connect();
-    w.a->onEvent = [&](const Event &e) {
-        if (e.type == Event::Type::BytesAcked)
-            tx.pump();
+    t.onA = [&](const Event &e) {
         if (e.type == Event::Type::LinkStatusChanged && e.status != LinkStatus::Up)
             ++downs;
-        QVERIFY(e.type != Event::Type::Error);
     };
-    tx.pump();
     w.sim.runFor(1s);
-    const qint64 mid = rx.received;
-    QVERIFY(mid > 0 && mid < tx.total);
+    const qint64 mid = t.rx.received;
+    QVERIFY(mid > 0 && mid < t.tx.total);
     w.hb->setOnline(false); // outage longer than the idle timeout: the channel dies
     w.sim.runFor(5s);
     QVERIFY(downs >= 1); // the link left the Up state (stalled, reconnecting)
     QVERIFY(w.a->ep->channelStats().isEmpty() || w.a->ep->linkStatus(w.b->peerId()) != LinkStatus::Up);
     w.hb->setOnline(true);
-    QVERIFY(w.sim.runUntil([&] { return fin && rx.received == tx.total; }, 120s));
-    QVERIFY(rx.patternOk);
-    QCOMPARE(rx.hash.result(), tx.hash.result()); // nothing lost, nothing duplicated
+    QVERIFY(w.sim.runUntil([&] { return t.done(); }, 120s));
+    QVERIFY(t.byteExact()); // nothing lost, nothing duplicated
+    QCOMPARE(t.error, StreamError::NoError);
     QCOMPARE(w.b->ep->sessionCount(), quint64(1));
 }
 

@@ -22,35 +22,17 @@ private Q_SLOTS:
 namespace {
 struct Transfer {
     Transfer(sim::Network &net, sim::Host *ha, sim::Host *hb, qint64 bytes, EndpointConfig cfg = {})
-    {
-        a = std::make_unique<test::CoreNode>(net, ha, 4000, cfg);
-        b = std::make_unique<test::CoreNode>(net, hb, 5000, cfg);
-        b->ep->listen(QStringLiteral("bulk"), QStringLiteral("1"));
-        rx.node = b.get();
-        b->onEvent = [this](const Event &e) {
-            if (e.type == Event::Type::NewConnection)
-                rx.stream = e.stream;
-            if ((e.type == Event::Type::Readable || e.type == Event::Type::NewConnection)
-                && e.stream == rx.stream)
-                rx.drain();
-            if (e.type == Event::Type::Finished && e.stream == rx.stream)
-                finished = true;
-        };
-        tx.node = a.get();
-        tx.total = bytes;
-        tx.stream = a->ep->connectStream(a->now(), b->peerId(), b->address(), QStringLiteral("bulk"),
-                                         QStringLiteral("1"));
-        a->onEvent = [this](const Event &e) {
-            if (e.type == Event::Type::BytesAcked || e.type == Event::Type::Connected)
-                tx.pump();
-        };
-        tx.pump();
-    }
-    bool done() const { return finished && rx.received == tx.total; }
+        : a(std::make_unique<test::CoreNode>(net, ha, 4000, cfg)),
+          b(std::make_unique<test::CoreNode>(net, hb, 5000, cfg)),
+          listening(b->ep->listen(QStringLiteral("bulk"), QStringLiteral("1"))),
+          bulk(a.get(), b.get(), QStringLiteral("bulk"), QStringLiteral("1"), bytes), tx(bulk.tx), rx(bulk.rx)
+    { }
+    bool done() const { return bulk.done(); }
     std::unique_ptr<test::CoreNode> a, b;
-    test::BulkSender tx;
-    test::BulkReceiver rx;
-    bool finished = false;
+    bool listening;
+    test::BulkTransfer bulk;
+    test::BulkSender &tx;
+    test::BulkReceiver &rx;
 };
 } // namespace
 

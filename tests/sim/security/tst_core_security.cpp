@@ -8,6 +8,7 @@
 #include "sim/testsupport.h"
 
 #include <QTest>
+#include <optional>
 #include <random>
 
 using namespace sss;
@@ -98,38 +99,16 @@ struct World {
         });
     }
 
-    void startTransfer(qint64 bytes)
-    {
-        rx.node = b.get();
-        b->onEvent = [this](const Event &e) {
-            if (e.type == Event::Type::NewConnection)
-                rx.stream = e.stream;
-            if ((e.type == Event::Type::Readable || e.type == Event::Type::NewConnection)
-                && e.stream == rx.stream)
-                rx.drain();
-            if (e.type == Event::Type::Finished && e.stream == rx.stream)
-                finished = true;
-        };
-        tx.node = a.get();
-        tx.total = bytes;
-        tx.stream = a->ep->connectStream(a->now(), b->peerId(), b->address(), kService, kProtocol);
-        a->onEvent = [this](const Event &e) {
-            if (e.type == Event::Type::BytesAcked || e.type == Event::Type::Connected)
-                tx.pump();
-            if (e.type == Event::Type::Error)
-                error = e.error;
-        };
-        tx.pump();
-    }
-    bool done() const { return finished && rx.received == tx.total; }
+    void startTransfer(qint64 bytes) { bulk.emplace(a.get(), b.get(), kService, kProtocol, bytes); }
+    bool done() const { return bulk && bulk->done(); }
     bool runTransfer(Duration limit = 60s)
     {
-        return sim.runUntil([this] { return done() || error != StreamError::NoError; }, limit) && done();
+        return sim.runUntil([this] { return done() || bulk->error != StreamError::NoError; }, limit)
+            && done();
     }
-    bool byteExact() const
-    {
-        return rx.patternOk && rx.received == tx.total && rx.hash.result() == tx.hash.result();
-    }
+    bool byteExact() const { return bulk && bulk->byteExact(); }
+    const test::BulkReceiver &rx() const { return bulk->rx; }
+    const test::BulkSender &tx() const { return bulk->tx; }
 
     ChannelStats statsB() const
     {
@@ -147,10 +126,7 @@ struct World {
     sim::Host *ha, *hb;
     std::unique_ptr<test::CoreNode> a, b;
     sim::Link *aToB, *bToA;
-    test::BulkSender tx;
-    test::BulkReceiver rx;
-    bool finished = false;
-    StreamError error = StreamError::NoError;
+    std::optional<test::BulkTransfer> bulk;
     Traffic traffic;
     QHash<core::SocketAddress, qint64> aSentTo, aReceivedFrom;
     std::function<void(const sim::Packet &)> onDeliverToB;
@@ -445,7 +421,7 @@ void tst_CoreSecurity::replayedInitiation()
         }
     };
     w.startTransfer(12 << 20);
-    QVERIFY(w.sim.runUntil([&] { return w.rx.received > (1 << 20); }, 30s));
+    QVERIFY(w.sim.runUntil([&] { return w.rx().received > (1 << 20); }, 30s));
     QVERIFY(!initiation.isEmpty());
     drainTrace();
     QCOMPARE(handshakesDone, 1);
@@ -470,15 +446,15 @@ void tst_CoreSecurity::replayedInitiation()
         },
         10s));
     w.sim.runFor(2s); // the closed channel is gone at B
-    const qint64 received = w.rx.received;
+    const qint64 received = w.rx().received;
     w.net.inject({w.a->address(), w.b->address(), initiation});
     w.sim.runFor(1s); // behind A's queue (up to 0.8 s at 10 Mbit/s)
     drainTrace();
     QCOMPARE(replayRejected, 1);
     QCOMPARE(handshakesDone, 2);
     QCOMPARE(w.b->ep->sessionCount(), quint64(1));
-    QVERIFY(w.rx.received < w.tx.total); // the replays hit a live transfer
-    QVERIFY(w.rx.received > received);
+    QVERIFY(w.rx().received < w.tx().total); // the replays hit a live transfer
+    QVERIFY(w.rx().received > received);
     QVERIFY(w.runTransfer());
     QVERIFY(w.byteExact());
 }
@@ -610,7 +586,7 @@ void tst_CoreSecurity::amplificationPathSpoof()
     const core::SocketAddress victim = addr("198.51.100.10", 5000);
     int rewritten = 0;
     w.bToA->setInterceptor([&](sim::Packet &p) {
-        if (isShort(p.bytes) && w.rx.received > (1 << 20) && rewritten == 0) {
+        if (isShort(p.bytes) && w.rx().received > (1 << 20) && rewritten == 0) {
             p.from = victim;
             ++rewritten;
         }

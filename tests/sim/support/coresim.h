@@ -182,3 +182,48 @@ inline double jainIndex(const QList<double> &x)
 }
 
 } // namespace sss::test
+
+namespace sss::test {
+
+// A bulk transfer from node a to a service listened on node b: a's BulkSender on a fresh top-level
+// stream, b's BulkReceiver on the connection it accepts. Extra per-node event hooks may be set.
+struct BulkTransfer {
+    BulkTransfer(CoreNode *a, CoreNode *b, const QString &service, const QString &protocol, qint64 bytes)
+    {
+        rx.node = b;
+        b->onEvent = [this](const core::Event &e) {
+            using T = core::Event::Type;
+            if (e.type == T::NewConnection)
+                rx.stream = e.stream;
+            if ((e.type == T::Readable || e.type == T::NewConnection) && e.stream == rx.stream)
+                rx.drain();
+            if (e.type == T::Finished && e.stream == rx.stream)
+                finished = true;
+            if (onB)
+                onB(e);
+        };
+        tx.node = a;
+        tx.total = bytes;
+        tx.stream = a->ep->connectStream(a->now(), b->peerId(), b->address(), service, protocol);
+        a->onEvent = [this](const core::Event &e) {
+            using T = core::Event::Type;
+            if (e.type == T::BytesAcked || e.type == T::Connected)
+                tx.pump();
+            if (e.type == T::Error && error == core::StreamError::NoError)
+                error = e.error;
+            if (onA)
+                onA(e);
+        };
+        tx.pump();
+    }
+    bool done() const { return finished && rx.received == tx.total; }
+    bool byteExact() const { return done() && rx.patternOk && rx.hash.result() == tx.hash.result(); }
+
+    BulkSender tx;
+    BulkReceiver rx;
+    bool finished = false;
+    core::StreamError error = core::StreamError::NoError;
+    std::function<void(const core::Event &)> onA, onB;
+};
+
+} // namespace sss::test
