@@ -43,7 +43,7 @@ void putU64(char *p, quint64 v)
 Channel::Channel(EndpointShared &ep, Session *session, bool initiator, quint64 localCid,
                  const SocketAddress &peer, Instant now)
     : ep_(ep), session_(session), initiator_(initiator), localCid_(localCid), peer_(peer), created_(now),
-      lastReceived_(now), lastSent_(now),
+      lastReceived_(now),
       cc_(createCongestionController(ep.config.congestionAlgorithm == 0 ? CongestionAlgorithm::NewReno
                                                                         : CongestionAlgorithm::Cubic,
                                      ep.config.maxDatagramSize)),
@@ -634,7 +634,6 @@ std::optional<Transmit> Channel::pollTransmit(Instant now)
     ++packetsSent_;
     ++packetsSinceRekey_;
     bytesSent_ += quint64(out.size());
-    lastSent_ = now;
     return Transmit {peer_, std::move(out)};
 }
 

@@ -100,7 +100,7 @@ private:
     State state_ = State::Handshaking;
     quint64 localCid_, peerCid_ = 0;
     SocketAddress peer_;
-    Instant created_, lastReceived_, lastSent_, lastAckElicitingSent_ {};
+    Instant created_, lastReceived_, lastAckElicitingSent_ {};
     QString closeReason_;
     bool idleExpired_ = false;
 

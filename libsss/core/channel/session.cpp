@@ -176,7 +176,6 @@ StreamHandle Session::openTopLevel(Instant, const QString &service, const QStrin
     s.topLevel = true;
     s.service = service;
     s.protocol = protocol;
-    s.appHasHandle = true;
     if ((id >> 1) >= peerMaxStreams_) {
         s.blockedByStreamLimit = true;
         blockedOpens_.push_back(id);
@@ -193,7 +192,6 @@ StreamHandle Session::openSubstream(Instant, StreamState &parent, StreamKind kin
     s.parentWireId = parent.wireId;
     s.kind = kind;
     s.priority = parent.priority; // inherited as a default only
-    s.appHasHandle = kind == StreamKind::Stream;
     // A child starts with its parent's current receive window (it grows on its own afterwards).
     s.window = ReceiveWindow(std::max<quint64>(parent.window.windowSize(), ep_.config.initialStreamWindow),
                              ep_.config.maxStreamWindow);
@@ -516,14 +514,12 @@ StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenIn
             reset(s, StreamError::ServiceNotFound, false);
             return &s;
         }
-        s.acceptQueued = true;
         queueControl(SentFrame::Accept, id);
         Event e {Event::Type::NewConnection};
         e.stream = s.handle;
         e.peerId = peerId_;
         e.service = s.service;
         e.protocol = s.protocol;
-        s.appHasHandle = true;
         ep_.events.push_back(std::move(e));
     } else {
         s.parentWireId = open->parent;
@@ -562,7 +558,6 @@ void Session::adoptChild(StreamState &parent, StreamState &s)
     s.window = ReceiveWindow(std::max<quint64>(parent.window.windowSize(), ep_.config.initialStreamWindow),
                              ep_.config.maxStreamWindow);
     if (s.kind == StreamKind::Stream) {
-        s.appHasHandle = true;
         parent.pendingChildren.append(s.handle);
         Event e {Event::Type::NewSubstream};
         e.stream = s.handle;
@@ -676,9 +671,7 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
         return true;
     }
     case FrameType::ResetStream: {
-        bool violation = false;
         StreamState *s = stream(f.a);
-        Q_UNUSED(violation);
         if (!s || s->resetReceived)
             return true;
         s->resetReceived = true;
@@ -808,8 +801,6 @@ void Session::discardInput(StreamState &s, quint64 upTo)
 void Session::afterRead(Instant now, StreamState &s)
 {
     const Duration srtt = channel_ ? channel_->smoothedRtt() : 100ms;
-    const quint64 before = connConsumed_;
-    Q_UNUSED(before);
     s.window.onConsumed(s.recv.readOffset(), now, srtt);
     if (auto upd = s.window.pollUpdate(now, srtt); upd && !s.recv.finReceived()) {
         if (!s.maxStreamDataQueued) {
@@ -974,18 +965,35 @@ void Session::failAll(StreamError code, const QString &message)
         }
     }
     for (StreamState *s : all) {
-        if (!s->released || true) {
+        if (!s->released && s->kind == StreamKind::Stream) {
             Event e {Event::Type::Closed};
             e.stream = s->handle;
-            if (!s->released && s->kind == StreamKind::Stream)
-                ep_.events.push_back(e);
-            ep_.handles.erase(s->handle);
+            ep_.events.push_back(e);
         }
+        ep_.handles.erase(s->handle);
     }
     streams_.clear();
     scheduler_ = PriorityScheduler();
     control_.clear();
     blockedOpens_.clear();
+    expiring_.clear();
+    orphans_.clear();
+    // The session starts over (the peer lost it) or is going away: stream ids, stream limits and
+    // connection-level flow control restart from the handshake's values.
+    nextLocalSeq_ = 1;
+    peerSeqsSeen_.clear();
+    liveIncoming_ = 0;
+    reclaimedPeerStreams_ = 0;
+    localMaxStreams_ = ep_.config.maxIncomingStreams;
+    maxStreamsQueued_ = false;
+    peerMaxStreams_ = 0;
+    peer_ = TransportParams();
+    connCredit_ = SendCredit(0);
+    connSent_ = 0;
+    connWindow_ = ReceiveWindow(ep_.config.initialConnectionWindow, ep_.config.maxConnectionWindow);
+    connReceived_ = 0;
+    connConsumed_ = 0;
+    maxDataQueued_ = false;
 }
 
 void Session::handleTimeout(Instant now)

@@ -104,9 +104,7 @@ struct StreamState {
 
     // application side
     bool released = false;
-    bool appHasHandle = false; // the application was given this handle (connect/accept/open)
     bool acceptSubstreams = true;
-    bool acceptQueued = false; // server: ACCEPT frame to send
     bool connected = false; // client: ACCEPT received
     QList<StreamHandle> pendingChildren;
     QList<QByteArray> inDatagrams;
@@ -117,7 +115,6 @@ struct StreamState {
     Instant expiry = kNever; // ephemeral datagram carriers: reset if not delivered by then
     bool readableEventQueued = false;
     bool datagramEventQueued = false;
-    bool ackEventQueued = false;
 
     bool sendDone() const
     {

@@ -28,6 +28,7 @@ private Q_SLOTS:
     void channelLossAndReattach();
     void discardedDataReleasesConnectionWindow();
     void releaseBeforePeerFinishedIsGraceful();
+    void peerLostSessionStartsOver();
 };
 
 namespace {
@@ -661,6 +662,73 @@ void tst_CoreStreams::releaseBeforePeerFinishedIsGraceful()
     w.sim.runFor(2s);
     QCOMPARE(w.a->ep->streamStats().size(), 0);
     QCOMPARE(w.b->ep->streamStats().size(), 0);
+}
+
+void tst_CoreStreams::peerLostSessionStartsOver()
+{
+    // The server restarts (same identity, state lost) while the client has streams open. The client's
+    // channel dies, it reconnects asking to resume, the server does not know the session: the old
+    // streams fail with ChannelLost, and new streams work from a clean slate (ids, limits, windows).
+    EndpointConfig cfg;
+    cfg.idleTimeout = 1s;
+    cfg.keepAliveInterval = 300ms;
+    cfg.maxIncomingStreams = 64;
+    World w(23, {}, cfg);
+    const QByteArray serverSeed(32, 's');
+    w.b.reset();
+    w.b = std::make_unique<test::CoreNode>(w.net, w.hb, 5000, cfg, serverSeed);
+    w.b->ep->listen(kSvc, kProto);
+    // Use more stream ids than the server's limit allows at once, then keep one stream open.
+    int served = 0;
+    auto serve = [&](test::CoreNode &node) {
+        node.onEvent = [&](const Event &e) {
+            if (e.type == Event::Type::NewSubstream)
+                node.ep->acceptSubstream(e.parent);
+            if (e.type == Event::Type::Finished) {
+                node.ep->shutdownWrite(w.sim.now(), e.stream);
+                node.ep->release(w.sim.now(), e.stream);
+                ++served;
+            }
+            node.kick();
+        };
+    };
+    serve(*w.b);
+    const StreamHandle top = w.connect();
+    w.a->ep->write(w.sim.now(), top, "t", 1);
+    for (int i = 0; i < 200; ++i) {
+        const StreamHandle c = w.a->ep->openSubstream(w.sim.now(), top);
+        w.a->ep->shutdownWrite(w.sim.now(), c);
+    }
+    StreamError topError = StreamError::NoError;
+    w.a->onEvent = [&](const Event &e) {
+        if (e.type == Event::Type::Error && e.stream == top)
+            topError = e.error;
+        if (e.type == Event::Type::Finished || e.type == Event::Type::Readable)
+            w.readAll(*w.a, e.stream);
+        if (e.type == Event::Type::Finished)
+            w.a->ep->release(w.sim.now(), e.stream);
+    };
+    w.a->kick();
+    QVERIFY(w.sim.runUntil([&] { return served == 200; }, 30s));
+    // The server loses everything.
+    w.b.reset();
+    w.sim.runFor(100ms);
+    w.b = std::make_unique<test::CoreNode>(w.net, w.hb, 5000, cfg, serverSeed);
+    w.b->ep->listen(kSvc, kProto);
+    served = 0;
+    serve(*w.b);
+    QVERIFY(w.sim.runUntil([&] { return topError != StreamError::NoError; }, 30s));
+    QCOMPARE(topError, StreamError::ChannelLost);
+    // A fresh top-level stream and 200 substreams work again on the restarted session.
+    const StreamHandle top2 = w.connect();
+    QVERIFY(top2);
+    w.a->ep->write(w.sim.now(), top2, "t", 1);
+    for (int i = 0; i < 200; ++i) {
+        const StreamHandle c = w.a->ep->openSubstream(w.sim.now(), top2);
+        w.a->ep->shutdownWrite(w.sim.now(), c);
+    }
+    w.a->kick();
+    QVERIFY2(w.sim.runUntil([&] { return served == 200; }, 30s), qPrintable(QString::number(served)));
 }
 
 QTEST_GUILESS_MAIN(tst_CoreStreams)

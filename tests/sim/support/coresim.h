@@ -35,6 +35,8 @@ public:
                 out[i] = uint8_t(rng_());
         });
         socket_ = host->bind(port);
+        if (!socket_)
+            qFatal("CoreNode: port %u is taken on the simulated host", unsigned(port));
         socket_->setReceiver([this](const core::SocketAddress &from, const QByteArray &bytes) {
             ep->handleDatagram(sim_.now(), from, bytes);
             kick();
@@ -44,6 +46,10 @@ public:
     {
         sim_.cancel(timer_);
         sim_.cancel(flush_);
+        if (socket_) { // frees the port: a "restarted" node may bind it again
+            socket_->setReceiver({});
+            socket_->close();
+        }
     }
 
     QByteArray peerId() const { return ep->peerId(); }
