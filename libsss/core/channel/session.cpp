@@ -582,8 +582,12 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
     if (!s)
         return true;
     if (s->resetReceived || s->discarding) { // (a reset of our sending side does not stop us reading)
-        // Keep no data, but account it so the connection window stays consistent with the peer's.
+        // Keep no data, but account it so the connection window stays consistent with the peer's,
+        // and remember where the peer's direction ends so the stream can be reclaimed.
         discardInput(*s, f.offset + quint64(f.length));
+        if (f.fin && !s->resetReceived && !s->recv.finReceived())
+            s->recv.insert(f.offset + quint64(f.length), QByteArray(), false, true, kVarintMax);
+        maybeReclaim(*s);
         return true;
     }
     const quint64 end = f.offset + quint64(f.length);

@@ -118,7 +118,8 @@ struct StreamState {
 
     bool sendDone() const
     {
-        return resetAcked || (send.isFinished() && send.allAcked() && (openAcked || !local));
+        // A cleared (reset) send buffer reports everything acked: only the reset's own ack counts then.
+        return resetAcked || (!resetQueued && send.isFinished() && send.allAcked() && (openAcked || !local));
     }
     bool recvDone() const { return resetReceived || recv.atEnd() || (discarding && recv.finReceived()); }
 };
