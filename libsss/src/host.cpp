@@ -130,12 +130,16 @@ void HostPrivate::stop(bool emitSignals)
 
 void HostPrivate::requestFlush()
 {
+    flushWanted_ = true;
+    // Posted even while a drive is running: a slot may spin a nested event loop (waitFor...) that
+    // must still see its writes go out. The posted drive is skipped if an inline one got there first.
     if (flushPosted_ || !platform_)
         return;
     flushPosted_ = true;
     platform_->post([this] {
         flushPosted_ = false;
-        drive();
+        if (flushWanted_)
+            drive();
     });
 }
 
@@ -157,15 +161,25 @@ void HostPrivate::drive()
 {
     if (!endpoint_)
         return;
-    const core::Instant t = platform_->now();
-    batch_.clear();
-    while (auto tx = endpoint_->pollTransmit(t))
-        batch_.push_back(std::move(*tx));
-    if (!batch_.empty())
-        platform_->send(batch_.data(), qsizetype(batch_.size()));
-    batch_.clear();
-    platform_->armTimer(endpoint_->nextTimeout());
-    deliverEvents();
+    // Slots run from deliverEvents() often write (a response to a request): flush those writes in
+    // this same turn instead of a posted one, which would add an event-loop round per hop.
+    QPointer<Host> guard(q_func());
+    for (int round = 0; round < 4 && endpoint_; ++round) {
+        flushWanted_ = false;
+        const core::Instant t = platform_->now();
+        batch_.clear();
+        while (auto tx = endpoint_->pollTransmit(t))
+            batch_.push_back(std::move(*tx));
+        if (!batch_.empty())
+            platform_->send(batch_.data(), qsizetype(batch_.size()));
+        batch_.clear();
+        platform_->armTimer(endpoint_->nextTimeout());
+        deliverEvents();
+        if (!guard)
+            return; // a slot deleted the Host
+        if (!flushWanted_)
+            break;
+    }
 }
 
 void HostPrivate::deliverEvents()

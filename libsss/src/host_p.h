@@ -89,6 +89,7 @@ public:
     std::unique_ptr<core::Endpoint> endpoint_;
     std::vector<core::Transmit> batch_;
     bool flushPosted_ = false;
+    bool flushWanted_ = false; // a command changed the core since the last drive
     QHash<core::StreamHandle, Stream *> streams_;
     QHash<QPair<QString, QString>, Server *> servers_;
     // State-changing events of handles without a Stream object yet (a substream not accepted yet).

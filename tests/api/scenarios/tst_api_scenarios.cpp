@@ -196,8 +196,18 @@ private slots:
         // Concurrent, not serialised behind each other (a round trip is 20 ms).
         QVERIFY2(w.sim.elapsed() < 10s, qPrintable(QString::number(core::toSeconds(w.sim.elapsed()))));
         // Closed state is reclaimed at both ends: only the top-level stream remains.
-        QVERIFY(
-            w.run([&] { return w.client->streams().size() <= 2 && w.server->streams().size() <= 2; }, 30s));
+        const bool reclaimed
+            = w.run([&] { return w.client->streams().size() <= 2 && w.server->streams().size() <= 2; }, 30s);
+        if (!reclaimed) {
+            qWarning() << "client" << w.client->streams().size() << "server" << w.server->streams().size();
+            for (const auto &i : w.server->streams().mid(0, 3))
+                qWarning() << "srv" << i.state << i.queuedBytes << i.inFlightBytes << i.readableBytes
+                           << i.parentId;
+            for (const auto &i : w.client->streams().mid(0, 3))
+                qWarning() << "cli" << i.state << i.queuedBytes << i.inFlightBytes << i.readableBytes
+                           << i.parentId;
+        }
+        QVERIFY(reclaimed);
         QCOMPARE(w.client->streams().size(), 1);
         QCOMPARE(w.server->streams().size(), 1);
         QCOMPARE(top->children().size(), 0); // every substream object deleted
