@@ -565,7 +565,7 @@ QList<ChannelInfo> Host::channels() const
     using namespace std::chrono;
     for (const core::ChannelStats &c : d->endpoint()->channelStats()) {
         ChannelInfo i;
-        i.peerId = PeerId::fromBytes(c.peerId);
+        i.peerId = d->peerIdFor(c.peerId);
         i.peerAddress = c.peerAddress.host;
         i.peerPort = c.peerAddress.port;
         i.linkStatus = toPublic(c.status);
@@ -605,7 +605,7 @@ QList<StreamInfo> Host::streams() const
         i.id = s.handle;
         i.parentId = s.parent;
         i.wireId = s.wireId;
-        i.peerId = PeerId::fromBytes(s.peerId);
+        i.peerId = d->peerIdFor(s.peerId);
         i.priority = s.priority;
         i.state = s.state;
         i.service = s.service;

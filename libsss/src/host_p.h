@@ -27,7 +27,7 @@ public:
 
     // PeerIds of authenticated peers, cached: validating a key (Ed25519 -> X25519) costs tens of
     // microseconds, far too much to repeat for every stream of a request/response workload.
-    PeerId peerIdFor(const QByteArray &bytes)
+    PeerId peerIdFor(const QByteArray &bytes) const
     {
         auto it = peerIds_.constFind(bytes);
         if (it != peerIds_.cend())
@@ -38,7 +38,7 @@ public:
         peerIds_.insert(bytes, p);
         return p;
     }
-    QHash<QByteArray, PeerId> peerIds_;
+    mutable QHash<QByteArray, PeerId> peerIds_;
 
     static HostPrivate *get(Host *host) { return host ? host->d_func() : nullptr; }
 
