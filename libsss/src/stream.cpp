@@ -430,7 +430,7 @@ qint64 Stream::pendingMessageSize() const
 {
     Q_D(const Stream);
     core::Endpoint *ep = d->endpoint();
-    return ep && d->handle && ep->hasPendingMessages(d->handle) ? ep->pendingMessageSize(d->handle) : -1;
+    return ep && d->handle ? ep->pendingMessageSize(d->handle) : -1; // -1 when none
 }
 
 /*!
@@ -536,7 +536,7 @@ qint64 Stream::pendingDatagramSize() const
 {
     Q_D(const Stream);
     core::Endpoint *ep = d->endpoint();
-    return ep && d->handle && ep->hasPendingDatagrams(d->handle) ? ep->pendingDatagramSize(d->handle) : -1;
+    return ep && d->handle ? ep->pendingDatagramSize(d->handle) : -1; // -1 when none
 }
 
 /*!

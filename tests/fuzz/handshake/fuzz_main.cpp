@@ -1,17 +1,15 @@
 // Stand-alone driver (no libFuzzer): builds a corpus from valid handshake packets and runs
 // random, truncated and mutated variants through LLVMFuzzerTestOneInput. Deterministic seed;
 // pass a number to change it. Also runs files given on the command line.
+#include "../common/fuzzdriver.h"
 #include "crypto/handshake.h"
 
-#include <QFile>
 #include <QRandomGenerator>
 #include <cstdio>
 #include <cstdlib>
 
 using namespace sss::core;
 using namespace sss::core::crypto;
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 namespace {
 void run(const QByteArray &b)
@@ -22,18 +20,7 @@ void run(const QByteArray &b)
 
 int main(int argc, char **argv)
 {
-    quint32 seed = 1;
-    for (int i = 1; i < argc; ++i) {
-        bool isNumber = false;
-        const quint32 s = QByteArray(argv[i]).toUInt(&isNumber);
-        if (isNumber) {
-            seed = s;
-            continue;
-        }
-        QFile f(QString::fromLocal8Bit(argv[i]));
-        if (f.open(QIODevice::ReadOnly))
-            run(f.readAll());
-    }
+    const quint32 seed = sss::fuzz::replayArgumentsAndGetSeed(argc, argv);
 
     // Valid packets of each type, matching the fixture in fuzz_handshake.cpp.
     const auto ini = StaticIdentity::fromSeed(QByteArray(32, '\x11'));

@@ -1,14 +1,14 @@
 // Stand-alone driver (no libFuzzer) for fuzz_packet: random bytes, short headers with the live cid, and
 // mutated, truncated and replayed copies of real packets captured while the fixture connected.
 // Deterministic seed; pass a number to change it. Also runs files given on the command line.
+#include "../common/fuzzdriver.h"
+
 #include <QByteArray>
-#include <QFile>
 #include <QList>
 #include <QRandomGenerator>
 #include <cstdint>
 #include <cstdio>
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 QList<QByteArray> sssFuzzPacketCorpus();
 quint64 sssFuzzPacketDrops();
 
@@ -22,20 +22,7 @@ void run(quint8 mode, const QByteArray &b)
 
 int main(int argc, char **argv)
 {
-    quint32 seed = 1;
-    for (int i = 1; i < argc; ++i) {
-        bool isNumber = false;
-        const quint32 s = QByteArray(argv[i]).toUInt(&isNumber);
-        if (isNumber) {
-            seed = s;
-            continue;
-        }
-        QFile f(QString::fromLocal8Bit(argv[i]));
-        if (f.open(QIODevice::ReadOnly)) {
-            const QByteArray b = f.readAll();
-            LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t *>(b.constData()), size_t(b.size()));
-        }
-    }
+    const quint32 seed = sss::fuzz::replayArgumentsAndGetSeed(argc, argv);
     const QList<QByteArray> corpus = sssFuzzPacketCorpus();
     if (corpus.isEmpty()) {
         std::fprintf(stderr, "fuzz_packet: no packets captured\n");

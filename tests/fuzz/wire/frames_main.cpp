@@ -1,16 +1,14 @@
 // Stand-alone driver (no libFuzzer): builds a corpus of valid payloads (one of every frame type) and runs
 // random, truncated, spliced and mutated variants through LLVMFuzzerTestOneInput. Deterministic seed; pass
 // a number to change it. Also runs files given on the command line.
+#include "../common/fuzzdriver.h"
 #include "wire/frames.h"
 
-#include <QFile>
 #include <QRandomGenerator>
 #include <cstdio>
 
 using namespace sss::core;
 using namespace sss::core::wire;
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 namespace {
 void run(const QByteArray &b)
@@ -77,18 +75,7 @@ QList<QByteArray> corpus()
 
 int main(int argc, char **argv)
 {
-    quint32 seed = 1;
-    for (int i = 1; i < argc; ++i) {
-        bool isNumber = false;
-        const quint32 s = QByteArray(argv[i]).toUInt(&isNumber);
-        if (isNumber) {
-            seed = s;
-            continue;
-        }
-        QFile f(QString::fromLocal8Bit(argv[i]));
-        if (f.open(QIODevice::ReadOnly))
-            run(f.readAll());
-    }
+    const quint32 seed = sss::fuzz::replayArgumentsAndGetSeed(argc, argv);
     const QList<QByteArray> c = corpus();
     QRandomGenerator rng(seed);
     int runs = 0;
