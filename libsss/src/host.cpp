@@ -161,11 +161,19 @@ void HostPrivate::drive()
 {
     if (!endpoint_)
         return;
-    // Slots run from deliverEvents() often write (a response to a request): flush those writes in
-    // this same turn instead of a posted one, which would add an event-loop round per hop.
+    // Events first, transmits second: a slot that answers a request (or writes the next one) then
+    // shares a packet with the acknowledgements and credit updates the input produced, instead of
+    // those going out alone just before it. Writes made by slots are flushed in this same turn, not
+    // a posted one, which would add an event-loop round per hop. Sending can produce new events
+    // (bytesWritten), so go round again while there are some, a few times at most.
     QPointer<Host> guard(q_func());
     for (int round = 0; round < 4 && endpoint_; ++round) {
         flushWanted_ = false;
+        deliverEvents();
+        if (!guard)
+            return; // a slot deleted the Host
+        if (!endpoint_)
+            return;
         const core::Instant t = platform_->now();
         batch_.clear();
         while (auto tx = endpoint_->pollTransmit(t))
@@ -174,10 +182,7 @@ void HostPrivate::drive()
             platform_->send(batch_.data(), qsizetype(batch_.size()));
         batch_.clear();
         platform_->armTimer(endpoint_->nextTimeout());
-        deliverEvents();
-        if (!guard)
-            return; // a slot deleted the Host
-        if (!flushWanted_)
+        if (!endpoint_->hasPendingEvents() && !flushWanted_)
             break;
     }
 }

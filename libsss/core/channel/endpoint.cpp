@@ -532,6 +532,11 @@ Instant Endpoint::nextTimeout() const
     return t;
 }
 
+bool Endpoint::hasPendingEvents() const
+{
+    return !d->shared.events.empty();
+}
+
 std::optional<Event> Endpoint::pollEvent()
 {
     if (d->shared.events.empty())

@@ -170,6 +170,7 @@ public:
     std::optional<Transmit> pollTransmit(Instant now);
     Instant nextTimeout() const; // kNever if nothing is scheduled
     std::optional<Event> pollEvent();
+    bool hasPendingEvents() const;
 
     // ---- services
     bool listen(const QString &service, const QString &protocol); // false if already listened

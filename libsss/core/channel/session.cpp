@@ -1086,11 +1086,14 @@ void Session::reclaim(StreamState &s)
         ++reclaimedPeerStreams_;
         --liveIncoming_;
         const quint64 target = ep_.config.maxIncomingStreams + reclaimedPeerStreams_;
-        // Batch MAX_STREAMS updates (one per eighth of the limit), but never leave a peer that has few
-        // streams open waiting for credit.
+        // Batch MAX_STREAMS updates (one per eighth of the limit), and send one early only when the
+        // peer has used up half of its credit: a serial request/response client then gets one
+        // update per limit/8 transactions instead of one per transaction.
+        const quint64 peerUsed = liveIncoming_ + reclaimedPeerStreams_;
+        const quint64 peerLeft = localMaxStreams_ > peerUsed ? localMaxStreams_ - peerUsed : 0;
         if (target > localMaxStreams_
             && (target >= localMaxStreams_ + std::max<quint64>(1, ep_.config.maxIncomingStreams / 8)
-                || liveIncoming_ <= ep_.config.maxIncomingStreams / 2)) {
+                || peerLeft <= ep_.config.maxIncomingStreams / 2)) {
             localMaxStreams_ = target;
             maxStreamsQueued_ = true;
         }
