@@ -64,6 +64,9 @@ public:
     // A fixed wall clock (2024-01-01) so handshake timestamps are deterministic.
     quint64 wallClockOffsetNs() const override { return 1'704'067'200ull * 1'000'000'000ull; }
     bool isRealTime() const override { return false; }
+    // Virtual time has no nested event loops (waitFor... returns at once), so work requested inside
+    // a drive can always wait for that drive.
+    bool canDefer() const override { return true; }
     std::function<void(uint8_t *, size_t)> randomSource() override
     {
         auto rng = std::make_shared<std::mt19937_64>(sim_.rng()());

@@ -33,6 +33,12 @@ void Platform::deliverTimeout()
         driver_->onTimeout();
 }
 
+void Platform::deliverIdle()
+{
+    if (driver_)
+        driver_->onIdle();
+}
+
 bool bindPlatform(Host *host, std::unique_ptr<Platform> platform)
 {
     if (!host || !platform)
@@ -117,6 +123,7 @@ void HostPrivate::stop(bool emitSignals)
     endpoint_.reset();
     platform_.reset();
     batch_.clear();
+    deferred_.clear();
     flushPosted_ = false;
     for (const QPointer<Stream> &s : guarded) {
         if (!s)
@@ -131,16 +138,30 @@ void HostPrivate::stop(bool emitSignals)
 void HostPrivate::requestFlush()
 {
     flushWanted_ = true;
-    // Posted even while a drive is running: a slot may spin a nested event loop (waitFor...) that
-    // must still see its writes go out. The posted drive is skipped if an inline one got there first.
     if (flushPosted_ || !platform_)
+        return;
+    // Inside a drive the drive's own loop sends it (or the idle hook, if a slot spins a nested event
+    // loop). Otherwise, or where the platform has no idle hook, post one coalesced drive; the posted
+    // drive is skipped if an inline one got there first.
+    if (driveDepth_ > 0 && platform_->canDefer())
         return;
     flushPosted_ = true;
     platform_->post([this] {
         flushPosted_ = false;
-        if (flushWanted_)
+        if (flushWanted_ || !deferred_.empty())
             drive();
     });
+}
+
+void HostPrivate::runSoon(std::function<void()> fn)
+{
+    if (!platform_)
+        return;
+    if (driveDepth_ > 0 && platform_->canDefer()) {
+        deferred_.push_back(std::move(fn));
+        return;
+    }
+    platform_->post(std::move(fn));
 }
 
 void HostPrivate::onDatagram(const core::SocketAddress &from, const char *data, qsizetype size)
@@ -165,15 +186,26 @@ void HostPrivate::drive()
     // shares a packet with the acknowledgements and credit updates the input produced, instead of
     // those going out alone just before it. Writes made by slots are flushed in this same turn, not
     // a posted one, which would add an event-loop round per hop. Sending can produce new events
-    // (bytesWritten), so go round again while there are some, a few times at most.
+    // (bytesWritten), and slots can leave work (runSoon), so go round again while there is some, a
+    // few times at most.
     QPointer<Host> guard(q_func());
+    ++driveDepth_;
     for (int round = 0; round < 4 && endpoint_; ++round) {
         flushWanted_ = false;
+        while (!deferred_.empty()) {
+            std::vector<std::function<void()>> work;
+            work.swap(deferred_);
+            for (auto &fn : work) {
+                fn();
+                if (!guard)
+                    return; // a slot deleted the Host
+            }
+        }
         deliverEvents();
         if (!guard)
             return; // a slot deleted the Host
         if (!endpoint_)
-            return;
+            break;
         const core::Instant t = platform_->now();
         batch_.clear();
         while (auto tx = endpoint_->pollTransmit(t))
@@ -182,8 +214,18 @@ void HostPrivate::drive()
             platform_->send(batch_.data(), qsizetype(batch_.size()));
         batch_.clear();
         platform_->armTimer(endpoint_->nextTimeout());
-        if (!endpoint_->hasPendingEvents() && !flushWanted_)
+        if (!endpoint_->hasPendingEvents() && !flushWanted_ && deferred_.empty())
             break;
+    }
+    --driveDepth_;
+    // Rounds exhausted with work left: finish it on a later turn rather than starve the event loop.
+    if (driveDepth_ == 0 && platform_ && (flushWanted_ || !deferred_.empty()) && !flushPosted_) {
+        flushPosted_ = true;
+        platform_->post([this] {
+            flushPosted_ = false;
+            if (flushWanted_ || !deferred_.empty())
+                drive();
+        });
     }
 }
 
@@ -353,7 +395,7 @@ void HostPrivate::postCatchUp(Stream *s)
     if (!platform_)
         return;
     QPointer<Stream> guard(s);
-    platform_->post([this, guard] {
+    runSoon([this, guard] {
         if (!guard || !endpoint_)
             return;
         StreamPrivate *sd = StreamPrivate::get(guard);

@@ -58,6 +58,15 @@ public:
     void onDatagram(const core::SocketAddress &from, const char *data, qsizetype size);
     void onBatchEnd() { drive(); }
     void onTimeout();
+    // The event loop is about to block: run what a slot left for the driver (nested event loops).
+    void onIdle()
+    {
+        if (flushWanted_ || !deferred_.empty())
+            drive();
+    }
+    // Runs fn after the current slot returns: within the running drive if there is one (no event-loop
+    // wake-up), else posted.
+    void runSoon(std::function<void()> fn);
 
     void registerStream(core::StreamHandle h, Stream *s) { streams_.insert(h, s); }
     // A Stream object appeared for a handle whose events may have been dispatched before (accepted
@@ -89,6 +98,8 @@ public:
     std::unique_ptr<core::Endpoint> endpoint_;
     std::vector<core::Transmit> batch_;
     bool flushPosted_ = false;
+    int driveDepth_ = 0; // > 0 while drive() runs (nested loops inside slots nest it)
+    std::vector<std::function<void()>> deferred_; // runSoon() work for the running drive
     bool flushWanted_ = false; // a command changed the core since the last drive
     QHash<core::StreamHandle, Stream *> streams_;
     QHash<QPair<QString, QString>, Server *> servers_;

@@ -30,6 +30,11 @@ public:
     virtual void armTimer(core::Instant at) = 0;
     // Runs fn soon, after the current input, on the Host's thread. Dropped if the platform dies first.
     virtual void post(std::function<void()> fn) = 0;
+    // True if work requested while the driver runs may wait for the driver's own loop instead of being
+    // posted: the platform then calls deliverIdle() whenever the thread's event loop (a nested one
+    // included) is about to block, so a slot that spins a nested loop still sees its writes go out.
+    // Posting costs an event-loop wake-up (an eventfd write and an extra poll) per request.
+    virtual bool canDefer() const { return false; }
     virtual core::SocketAddress localAddress() const = 0;
     // Wall-clock time at core::Instant{} in ns since the Unix epoch (handshake timestamps).
     virtual quint64 wallClockOffsetNs() const { return 0; }
@@ -44,6 +49,7 @@ protected:
     void deliverDatagram(const core::SocketAddress &from, const char *data, qsizetype size);
     void deliverBatchEnd();
     void deliverTimeout();
+    void deliverIdle();
 
 private:
     friend class sss::HostPrivate;

@@ -182,8 +182,10 @@ Stream::~Stream()
     if (d->handle) {
         if (HostPrivate *hp = d->hostPrivate(); hp && hp->endpoint()) {
             hp->unregisterStream(d->handle, this);
-            hp->endpoint()->release(hp->now(), d->handle);
-            hp->requestFlush();
+            // A stream finished both ways leaves nothing to send: no flush, so deleting it costs no
+            // event-loop wake-up (request/response servers delete one stream per request).
+            if (hp->endpoint()->release(hp->now(), d->handle))
+                hp->requestFlush();
         }
         d->handle = 0;
     }

@@ -1,5 +1,6 @@
 #include "udpplatform_p.h"
 
+#include <QAbstractEventDispatcher>
 #include <chrono>
 #include <cmath>
 
@@ -13,6 +14,12 @@ UdpPlatform::UdpPlatform()
     transport_.setHandlers([this](const core::SocketAddress &from, const char *data,
                                   qsizetype size) { deliverDatagram(from, data, size); },
                            [this] { deliverBatchEnd(); });
+    // Lets the driver keep work requested inside its own run instead of posting it (see canDefer()).
+    if (auto *dispatcher = QAbstractEventDispatcher::instance()) {
+        QObject::connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, &context_,
+                         [this] { deliverIdle(); });
+        idleHooked_ = true;
+    }
 }
 
 UdpPlatform::~UdpPlatform()
@@ -45,8 +52,14 @@ void UdpPlatform::armTimer(core::Instant at)
 {
     if (at == core::kNever) {
         timer_.stop();
+        armedAt_ = core::kNever;
         return;
     }
+    // Restarting a QTimer re-registers it with the event dispatcher: skip that when the armed timer
+    // fires no later than needed. An early expiry just finds nothing due and re-arms.
+    if (timer_.isActive() && armedAt_ <= at)
+        return;
+    armedAt_ = at;
     // Round up: firing a little late is harmless, firing early would just re-arm.
     const auto left = at - now();
     const qint64 ns = left.count() > 0 ? left.count() : 0;

@@ -21,6 +21,7 @@ public:
     void send(const core::Transmit *transmits, qsizetype count) override;
     void armTimer(core::Instant at) override;
     void post(std::function<void()> fn) override;
+    bool canDefer() const override { return idleHooked_; }
     core::SocketAddress localAddress() const override;
     quint64 wallClockOffsetNs() const override;
 
@@ -28,6 +29,8 @@ private:
     QObject context_; // receiver of posted calls: they die with the platform
     UdpTransport transport_;
     QTimer timer_;
+    core::Instant armedAt_ = core::kNever; // when timer_ fires; kNever = stopped
+    bool idleHooked_ = false;
 };
 
 } // namespace sss::detail

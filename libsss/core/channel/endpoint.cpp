@@ -807,11 +807,14 @@ bool Endpoint::reset(Instant, StreamHandle h, StreamError code)
     return true;
 }
 
-void Endpoint::release(Instant, StreamHandle h)
+bool Endpoint::release(Instant, StreamHandle h)
 {
     Session *s = nullptr;
-    if (StreamState *st = d->resolve(h, &s))
-        s->release(*st);
+    StreamState *st = d->resolve(h, &s);
+    if (!st)
+        return false;
+    s->release(*st);
+    return s->hasPendingFrames();
 }
 
 bool Endpoint::isValid(StreamHandle h) const

@@ -202,7 +202,9 @@ public:
     bool shutdownWrite(Instant now, StreamHandle s); // FIN after queued data
     bool shutdownRead(Instant now, StreamHandle s); // discard incoming; asks peer to stop
     bool reset(Instant now, StreamHandle s, StreamError code = StreamError::Cancelled);
-    void release(Instant now, StreamHandle s); // app dropped its handle: close gracefully in background
+    // The app dropped its handle: close gracefully in the background. Returns true if that left the
+    // stream's session with frames to send (the caller should flush), false if there is nothing new.
+    bool release(Instant now, StreamHandle s);
     bool isValid(StreamHandle s) const;
     QByteArray streamPeerId(StreamHandle s) const;
     StreamError streamError(StreamHandle s) const;

@@ -1,9 +1,13 @@
 // The public API over real UDP on 127.0.0.1: one process with two Hosts, and two processes.
 #include "echo_p.h"
 
+#include <QElapsedTimer>
+#include <QEventLoop>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTest>
+#include <QTimer>
+#include <algorithm>
 #include <sss/host.h>
 #include <sss/server.h>
 #include <sss/stream.h>
@@ -105,6 +109,73 @@ private slots:
                 sssTestEcho(s);
         });
         exerciseEcho(&client, server.peerId(), server.localPort());
+    }
+
+    // Writes made by a slot are normally sent by the drive that delivered the signal, after the
+    // slot returns (no event-loop wake-up per write). A slot that instead blocks in a nested event
+    // loop (waitForReadyRead, a bare QEventLoop) must still see its writes go out at once: the Host
+    // flushes from the dispatcher's aboutToBlock inside that loop. Without that, only the Host's
+    // next timer (the 25 ms acknowledgement delay) would send them.
+    void nestedLoopsInsideSlots()
+    {
+        Host server, client;
+        QVERIFY(server.bind(QHostAddress::LocalHost, 0));
+        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
+        Server srv(&server);
+        QVERIFY(srv.listen(QStringLiteral("echo"), QStringLiteral("v1")));
+        connect(&srv, &Server::newConnection, &srv, [&] {
+            while (Stream *s = srv.nextPendingConnection())
+                sssTestEcho(s);
+        });
+        Stream s(&client);
+        QVERIFY(s.connectTo(server.peerId(), QStringLiteral("echo"), QStringLiteral("v1"),
+                            QHostAddress::LocalHost, server.localPort()));
+        QVERIFY(s.waitForConnected(5000));
+        QByteArray got;
+        bool started = false, finished = false;
+        std::vector<qint64> blockingMs, bareMs;
+        connect(&s, &QIODevice::readyRead, &s, [&] {
+            if (started)
+                return;
+            started = true;
+            got += s.readAll(); // "go"
+            QElapsedTimer t;
+            for (int i = 0; i < 5; ++i) {
+                // A blocking round trip from inside the slot.
+                const QByteArray req = "w" + QByteArray::number(i);
+                t.start();
+                s.write(req);
+                while (!got.endsWith(req) && t.elapsed() < 5000) {
+                    if (s.bytesAvailable() == 0)
+                        s.waitForReadyRead(1000);
+                    got += s.readAll();
+                }
+                blockingMs.push_back(got.endsWith(req) ? t.elapsed() : 99999);
+                // The same with a bare nested event loop that knows nothing of SSS.
+                const QByteArray req2 = "e" + QByteArray::number(i);
+                t.start();
+                s.write(req2);
+                QEventLoop loop;
+                QTimer poll;
+                connect(&poll, &QTimer::timeout, &loop, [&] {
+                    got += s.readAll();
+                    if (got.endsWith(req2) || t.elapsed() > 5000)
+                        loop.quit();
+                });
+                poll.start(0);
+                loop.exec();
+                bareMs.push_back(got.endsWith(req2) ? t.elapsed() : 99999);
+            }
+            finished = true;
+        });
+        s.write("go");
+        QTRY_VERIFY_WITH_TIMEOUT(finished, 60000);
+        QCOMPARE(got, QByteArray("gow0e0w1e1w2e2w3e3w4e4"));
+        std::sort(blockingMs.begin(), blockingMs.end());
+        std::sort(bareMs.begin(), bareMs.end());
+        qInfo("nested round trips, median: waitForReadyRead %lld ms, bare QEventLoop %lld ms", blockingMs[2],
+              bareMs[2]);
+        QVERIFY2(blockingMs[2] < 15 && bareMs[2] < 15, "writes inside nested loops waited for a timer");
     }
 
     void serviceNotFound()
