@@ -37,6 +37,16 @@ public:
 
     State state() const { return state_; }
     bool isInitiator() const { return initiator_; }
+    // The responder answered our initiation with a valid cookie (it is under load): resend the
+    // initiation, now carrying mac2, at once instead of after the retransmission backoff. Once per
+    // channel, so forged or replayed cookie replies cannot make us send more than one extra packet.
+    void onCookieReply(Instant now)
+    {
+        if (cookieRetried_)
+            return;
+        cookieRetried_ = true;
+        nextHandshakeSend_ = now;
+    }
     quint64 localCid() const { return localCid_; }
     quint64 peerCid() const { return peerCid_; }
     Session *session() const { return session_; }
@@ -151,6 +161,7 @@ private:
     std::optional<quint64> pathResponse_;
     Instant nextHandshakeSend_ {};
     Duration handshakeBackoff_ = 250ms;
+    bool cookieRetried_ = false;
     quint64 firstPnInSendPhase_ = 0;
     qint64 maxInFlightSinceAck_ = 0;
     Instant closeDeadline_ = kNever;

@@ -324,8 +324,10 @@ struct Endpoint::Private {
         auto it = channels.find(*cid);
         if (it == channels.end() || !it->second->handshake)
             return;
-        if (it->second->handshake->consumeCookieReply(pkt))
+        if (it->second->handshake->consumeCookieReply(pkt)) {
             shared.trace(now, "security:cookie_received", QString());
+            it->second->onCookieReply(now);
+        }
     }
 
     // Retires a dead channel: its session either waits for a new one (reconnecting if it is the

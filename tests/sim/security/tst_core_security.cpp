@@ -30,6 +30,7 @@ private Q_SLOTS:
     void spoofedPackets();
     void replayedInitiation();
     void initiationFloodForcedCookies();
+    void cookieRetryIsImmediate();
     void initiationFloodThreshold();
     void amplificationDuringHandshake();
     void amplificationSpoofedInitiator();
@@ -513,6 +514,24 @@ void tst_CoreSecurity::initiationFloodForcedCookies()
     checkCookieReplies(w, spoofed, 0);
     // A itself was sent a cookie first (its retry carried a valid mac2).
     QVERIFY(w.traffic.sizesTo.value(w.a->address()).value(0) == crypto::kCookieReplySize);
+}
+
+// (f'') Under the cookie wall a real initiator connects in two round trips (initiation -> cookie,
+// initiation with mac2 -> response), not after its 250 ms retransmission backoff.
+void tst_CoreSecurity::cookieRetryIsImmediate()
+{
+    EndpointConfig cfg;
+    cfg.forceCookies = true;
+    World w(23, cfg); // 10 ms one way: a round trip is 20 ms
+    w.startTransfer(1024);
+    const Instant start = w.sim.now();
+    QVERIFY(w.runTransfer(10s));
+    QVERIFY(w.byteExact());
+    QVERIFY(w.traffic.sizesTo.value(w.a->address()).value(0) == crypto::kCookieReplySize);
+    // Cookie round trip + handshake round trip + the data's round trip, with margin: well under the
+    // 250 ms a backoff-driven retry would take.
+    const Duration took = w.sim.now() - start;
+    QVERIFY2(took < 120ms, qPrintable(QString::number(toMicros(took))));
 }
 
 // (f') Load-triggered cookies: once cookieThreshold handshakes arrived within a second, the rest of a flood
