@@ -66,6 +66,8 @@ core::EndpointConfig HostPrivate::endpointConfig() const
     c.idleTimeout = config.idleTimeout;
     c.keepAliveInterval = config.keepAliveInterval;
     c.handshakeTimeout = config.handshakeTimeout;
+    c.cookieThreshold = std::max(0, config.cookieThreshold);
+    c.forceCookies = config.cookieThreshold <= 0;
     c.sessionLinger = config.sessionLinger;
     c.congestionAlgorithm = config.congestionAlgorithm.compare(u"newreno", Qt::CaseInsensitive) == 0 ? 0 : 1;
     c.maxDatagramSize = config.maxDatagramSize;

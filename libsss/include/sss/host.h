@@ -33,6 +33,9 @@ struct SSS_EXPORT HostConfig {
     QString congestionAlgorithm = QStringLiteral("cubic"); // "cubic" or "newreno"
     int maxDatagramSize = 1232; // UDP payload size we emit
     bool allowNullCipher = false; // testing only: both ends must allow it
+    // Handshakes per second answered at once; beyond that a client must first prove its address
+    // with a cookie (one more round trip), so a spoofed flood creates no state. 0 = always.
+    int cookieThreshold = 1000;
 };
 
 struct ChannelInfo;

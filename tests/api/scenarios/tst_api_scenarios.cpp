@@ -285,6 +285,41 @@ private slots:
         QVERIFY2(bytesDown < 43, qPrintable(QString::number(bytesDown)));
     }
 
+    // HostConfig::cookieThreshold reaches the core: 0 puts the server behind the cookie wall (its first
+    // answer is a 66-byte cookie reply and the client still connects); the default does not.
+    void cookieWallFromHostConfig_data()
+    {
+        QTest::addColumn<int>("threshold");
+        QTest::addColumn<bool>("expectCookie");
+        QTest::newRow("always") << 0 << true;
+        QTest::newRow("default") << HostConfig {}.cookieThreshold << false;
+    }
+    void cookieWallFromHostConfig()
+    {
+        QFETCH(int, threshold);
+        QFETCH(bool, expectCookie);
+        SSS_SEED_GUARD(seed());
+        HostConfig cfg;
+        cfg.cookieThreshold = threshold;
+        World w(seed(), link(100e6), cfg);
+        QVERIFY(w.ok);
+        int cookies = 0;
+        w.net.setTracer([&](const char *event, const sim::Packet &p) {
+            if (std::strcmp(event, "send") == 0 && p.from.host == w.b->address() && p.bytes.size() == 66)
+                ++cookies;
+        });
+        w.onStream = [](Stream *s) {
+            QObject::connect(s, &QIODevice::readyRead, s, [s] { s->write(s->readAll()); });
+        };
+        Stream *s = w.connect();
+        QVERIFY(s);
+        s->write("hello");
+        QByteArray got;
+        QVERIFY(w.run([&] { return (got += s->readAll()).size() >= 5; }));
+        QCOMPARE(got, QByteArray("hello"));
+        QCOMPARE(cookies, expectCookie ? 1 : 0);
+    }
+
     void addressChangeMidTransfer()
     {
         SSS_SEED_GUARD(seed());
