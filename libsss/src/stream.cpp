@@ -379,6 +379,40 @@ qint64 Stream::writeData(const char *data, qint64 size)
 }
 
 /*!
+    Writes \a data like QIODevice::write() but without copying it: the stream keeps a reference to
+    \a data's buffer (implicit sharing) until the bytes are acknowledged. Modifying \a data later
+    detaches it as usual and does not change what is sent. Returns the bytes accepted (less than
+    data.size() when HostConfig::maxSendBufferPerStream is reached), or -1 on error. Writes made
+    through a QIODevice pointer use the copying path.
+*/
+qint64 Stream::write(const QByteArray &data)
+{
+    Q_D(Stream);
+    if (!isWritable()) {
+        d->setError(d->everAttached ? Error::Closed : Error::InvalidOperation,
+                    QStringLiteral("The stream is not open for writing"));
+        return -1;
+    }
+    core::Endpoint *ep = d->usable("write");
+    if (!ep)
+        return -1;
+    if (d->writeShut) {
+        d->setError(Error::Closed, QStringLiteral("Write after shutdown"));
+        return -1;
+    }
+    if (data.isEmpty())
+        return 0;
+    HostPrivate *hp = d->hostPrivate();
+    const qint64 n = ep->write(hp->now(), d->handle, data, false);
+    if (n < 0) {
+        d->failFromCore("write");
+        return -1;
+    }
+    hp->requestFlush();
+    return n;
+}
+
+/*!
     Writes \a message as one record: the peer reads it whole with readMessage(). Returns the bytes
     queued, or -1 on error.
 */
@@ -398,7 +432,7 @@ qint64 Stream::writeMessage(const QByteArray &message)
         return -1;
     }
     HostPrivate *hp = d->hostPrivate();
-    const qint64 n = ep->write(hp->now(), d->handle, message.constData(), message.size(), true);
+    const qint64 n = ep->write(hp->now(), d->handle, message, true); // shared, not copied
     if (n < 0) {
         d->failFromCore("writeMessage");
         return -1;

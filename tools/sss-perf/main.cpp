@@ -3,7 +3,8 @@
 //
 //   sss-perf server [--port P] [--bind ADDR] [--identity FILE]
 //   sss-perf client --connect HOST:PORT --peer PEERID [--mode bulk|rr|connect|datagram] [--streams N]
-//                   [--bytes N | --seconds S] [--requests N] [--connections N] [--download] [--size N]
+//                   [--bytes N | --seconds S] [--requests N] [--connections N] [--download] [--copy-writes]
+//                   [--size N]
 //                   [--rate N] [--json]
 #include "perfclient.h"
 #include "perfserver.h"
@@ -162,6 +163,7 @@ int runClient(const QCommandLineParser &p)
     if (!ok || o.connections < 1)
         return usage(p, "bad --connections");
     o.download = p.isSet("download");
+    o.copyWrites = p.isSet("copy-writes");
     o.size = p.value("size").toInt(&ok);
     if (!ok || o.size < 8 || o.size > 16 * 1024 * 1024)
         return usage(p, "bad --size (8 bytes .. 16 MiB)");
@@ -209,6 +211,9 @@ int main(int argc, char **argv)
         {"requests", "client: rr request count.", "N", "10000"},
         {"connections", "client: connect mode count.", "N", "100"},
         {"download", "client: bulk from server to client."},
+        {"copy-writes",
+         "client: bulk upload with QIODevice::write(const char*, n), which copies, instead of "
+         "Stream::write(QByteArray), which shares the buffer."},
         {"size", "client: datagram size in bytes.", "N", "1200"},
         {"rate", "client: datagrams per second.", "N", "50000"},
         {"json", "client: print one JSON object."},

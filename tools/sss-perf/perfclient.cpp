@@ -190,7 +190,10 @@ bool PerfClient::runUpload()
                 return;
             }
             const qint64 want = timed ? pattern.size() : std::min<qint64>(u.remaining, pattern.size());
-            const qint64 n = u.s->write(pattern.constData(), want);
+            // Stream::write(QByteArray) shares the pattern (as an application handing over its
+            // buffers would); --copy-writes measures the copying QIODevice path instead.
+            const qint64 n = o_.copyWrites || want < pattern.size() ? u.s->write(pattern.constData(), want)
+                                                                    : u.s->write(pattern);
             if (n < 0) {
                 broken = true;
                 fail("write: " + u.s->errorString());
@@ -258,6 +261,7 @@ bool PerfClient::runUpload()
     result_["gbps"] = double(confirmed) * 8 / secs / 1e9;
     result_["streams"] = k;
     result_["download"] = false;
+    result_["copy_writes"] = o_.copyWrites;
     return true;
 }
 

@@ -25,6 +25,7 @@ struct ClientOptions {
     qint64 requests = 10000; // rr count when seconds == 0
     int connections = 100; // connect mode
     bool download = false;
+    bool copyWrites = false; // bulk upload through QIODevice::write(const char *, n) (copies)
     int size = 1200; // datagram size
     double rate = 50000; // datagrams per second
 };

@@ -648,6 +648,21 @@ qint64 Endpoint::write(Instant now, StreamHandle h, const char *data, qint64 siz
     return n;
 }
 
+qint64 Endpoint::write(Instant now, StreamHandle h, const QByteArray &data, bool endOfMessage)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        d->fail(StreamError::Closed);
+        return -1;
+    }
+    const qint64 n = s->write(now, *st, data, endOfMessage);
+    if (n < 0)
+        d->fail(st->error != StreamError::NoError ? st->error : StreamError::Closed,
+                QStringLiteral("cannot write: the stream's write direction is closed"));
+    return n;
+}
+
 qint64 Endpoint::read(StreamHandle h, char *data, qint64 maxSize)
 {
     Session *s = nullptr;

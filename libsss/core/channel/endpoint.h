@@ -187,6 +187,8 @@ public:
     int pendingSubstreams(StreamHandle parent) const;
     void setAcceptSubstreams(StreamHandle stream, bool accept);
     qint64 write(Instant now, StreamHandle s, const char *data, qint64 size, bool endOfMessage = false);
+    // Zero-copy: the stream keeps a reference to `data` (implicit sharing) instead of copying it.
+    qint64 write(Instant now, StreamHandle s, const QByteArray &data, bool endOfMessage = false);
     qint64 read(StreamHandle s, char *data, qint64 maxSize);
     qint64 peek(StreamHandle s, char *data, qint64 maxSize) const;
     qint64 bytesAvailable(StreamHandle s) const;

@@ -766,7 +766,8 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
     }
 }
 
-qint64 Session::write(Instant, StreamState &s, const char *data, qint64 size, bool eom)
+// How much of `size` bytes a write may queue now: -1 = the direction is closed.
+qint64 Session::writeQuota(const StreamState &s, qint64 size, bool eom) const
 {
     if (s.sendShut || s.resetQueued || s.error != StreamError::NoError)
         return -1;
@@ -776,7 +777,25 @@ qint64 Session::write(Instant, StreamState &s, const char *data, qint64 size, bo
         return 0; // a message is accepted whole or not at all
     if (n <= 0 && !(size == 0 && eom))
         return 0;
+    return n;
+}
+
+qint64 Session::write(Instant, StreamState &s, const char *data, qint64 size, bool eom)
+{
+    const qint64 n = writeQuota(s, size, eom);
+    if (n < 0 || (n == 0 && !(size == 0 && eom)))
+        return n;
     s.send.append(QByteArray(data, n), eom);
+    activate(s);
+    return n;
+}
+
+qint64 Session::write(Instant, StreamState &s, const QByteArray &data, bool eom)
+{
+    const qint64 n = writeQuota(s, data.size(), eom);
+    if (n < 0 || (n == 0 && !(data.isEmpty() && eom)))
+        return n;
+    s.send.append(n == data.size() ? data : sharedSlice(data, 0, n), eom);
     activate(s);
     return n;
 }

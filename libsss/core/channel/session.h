@@ -163,7 +163,10 @@ public:
     StreamHandle openTopLevel(Instant now, const QString &service, const QString &protocol);
     StreamHandle openSubstream(Instant now, StreamState &parent,
                                wire::StreamKind kind = wire::StreamKind::Stream);
+    qint64 writeQuota(const StreamState &s, qint64 size, bool eom) const;
     qint64 write(Instant now, StreamState &s, const char *data, qint64 size, bool eom);
+    // The same without a copy: the send buffer shares `data` (or a slice of it).
+    qint64 write(Instant now, StreamState &s, const QByteArray &data, bool eom);
     qint64 read(Instant now, StreamState &s, char *data, qint64 maxSize);
     QByteArray readMessage(Instant now, StreamState &s);
     bool writeDatagram(Instant now, StreamState &s, const QByteArray &data, const DatagramOptions &o);

@@ -84,6 +84,11 @@ public:
     State state() const;
     Error error() const;
 
+    // QIODevice::write() copies; this overload shares `data` with the send buffer instead (implicit
+    // sharing: the caller may keep using or modifying its copy).
+    using QIODevice::write;
+    qint64 write(const QByteArray &data);
+
     // Messages: bytes with record boundaries on the same stream.
     qint64 writeMessage(const QByteArray &message);
     QByteArray readMessage();

@@ -160,6 +160,41 @@ private slots:
         QVERIFY(w.sim.elapsed() < 200ms);
     }
 
+    // Stream::write(QByteArray) shares the caller's buffer instead of copying it; implicit sharing
+    // keeps the caller free to modify its copy, and a full send buffer takes a shared slice.
+    void zeroCopyWrite()
+    {
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        QVERIFY(w.ok);
+        const qint64 limit = HostConfig {}.maxSendBufferPerStream;
+        Acceptor acc(w.server.get());
+        acc.onStream = makeEcho;
+        Stream *s = w.connect();
+        QVERIFY(s);
+        const QByteArray original = pattern(limit - 88 * 1024, 3);
+        QByteArray data = original;
+        data.detach(); // our own buffer, not shared with `original`
+        QVERIFY(data.isDetached());
+        QCOMPARE(s->write(data), qint64(data.size()));
+        QVERIFY(!data.isDetached()); // the send buffer holds a reference: no copy was made
+        data[0] = 'X'; // detaches our copy; what is sent is unchanged
+        data[data.size() - 1] = 'Y';
+        // Only 88 KiB of room is left: a slice of the next buffer is taken.
+        const QByteArray more = pattern(200 * 1024, 4);
+        QCOMPARE(s->write(more), qint64(88 * 1024));
+        QByteArray got;
+        QObject::connect(s, &QIODevice::readyRead, s, [&] { got += s->readAll(); });
+        QVERIFY(w.run([&] { return got.size() >= limit; }));
+        QCOMPARE(got.size(), limit);
+        QVERIFY(got.first(original.size()) == original);
+        QVERIFY(got.sliced(original.size()) == more.first(88 * 1024));
+        // Misuse is reported, not crashed on.
+        QVERIFY(s->shutdown(Stream::ShutdownMode::Write));
+        QCOMPARE(s->write(QByteArray("late")), qint64(-1));
+        QCOMPARE(s->error(), Stream::Error::Closed);
+    }
+
     void serviceNotFound()
     {
         SSS_SEED_GUARD(seed());
