@@ -6,6 +6,7 @@
 #include "crypto/sodium.h"
 
 #include <QSet>
+#include <algorithm>
 #include <deque>
 #include <unordered_map>
 
@@ -28,6 +29,26 @@ struct EndpointShared {
     std::deque<TraceEvent> traces;
     Instant lastNow {};
     crypto::RandomSource random;
+
+    // Packets are decrypted into this slab, many per allocation; stream data keeps slices of it.
+    // One per endpoint, not per channel, so idle channels hold none. Written only past rxSlabUsed
+    // (through constData: the slab is shared with those slices and must not detach).
+    static constexpr qsizetype kRxSlabSize = 64 * 1024;
+    QByteArray rxSlab;
+    qsizetype rxSlabUsed = 0;
+
+    // Room for `n` bytes at rxSlab.constData() + rxSlabUsed. Nobody else referencing the slab means
+    // every slice of it is gone: rewind and reuse it, else start a fresh one when it is full.
+    char *rxSlabSpace(qsizetype n)
+    {
+        if (rxSlab.isDetached())
+            rxSlabUsed = 0;
+        if (rxSlab.size() - rxSlabUsed < n) {
+            rxSlab = QByteArray(std::max(kRxSlabSize, n), Qt::Uninitialized);
+            rxSlabUsed = 0;
+        }
+        return const_cast<char *>(rxSlab.constData()) + rxSlabUsed;
+    }
 
     quint64 randomU64()
     {
