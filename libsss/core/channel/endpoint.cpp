@@ -476,6 +476,7 @@ void Endpoint::handleDatagram(Instant now, const SocketAddress &from, const char
 void Endpoint::handleTimeout(Instant now)
 {
     d->shared.lastNow = now;
+    d->shared.releaseRxSlab();
     for (auto &[cid, ch] : d->channels)
         if (ch->nextTimeout() <= now)
             ch->handleTimeout(now);

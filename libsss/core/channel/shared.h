@@ -32,10 +32,12 @@ struct EndpointShared {
 
     // Packets are decrypted into this slab, many per allocation; stream data keeps slices of it.
     // One per endpoint, not per channel, so idle channels hold none. Written only past rxSlabUsed
-    // (through constData: the slab is shared with those slices and must not detach).
-    static constexpr qsizetype kRxSlabSize = 64 * 1024;
+    // (through constData: the slab is shared with those slices and must not detach). Slabs start
+    // small and double while packets keep coming, so an endpoint that receives little holds little.
+    static constexpr qsizetype kRxSlabMin = 4 * 1024, kRxSlabMax = 64 * 1024;
     QByteArray rxSlab;
     qsizetype rxSlabUsed = 0;
+    qsizetype rxSlabNext = kRxSlabMin;
 
     // Room for `n` bytes at rxSlab.constData() + rxSlabUsed. Nobody else referencing the slab means
     // every slice of it is gone: rewind and reuse it, else start a fresh one when it is full.
@@ -44,10 +46,19 @@ struct EndpointShared {
         if (rxSlab.isDetached())
             rxSlabUsed = 0;
         if (rxSlab.size() - rxSlabUsed < n) {
-            rxSlab = QByteArray(std::max(kRxSlabSize, n), Qt::Uninitialized);
+            rxSlab = QByteArray(std::max(rxSlabNext, n), Qt::Uninitialized);
+            rxSlabNext = std::min(rxSlabNext * 2, kRxSlabMax);
             rxSlabUsed = 0;
         }
         return const_cast<char *>(rxSlab.constData()) + rxSlabUsed;
+    }
+    // On timeouts (the endpoint is not busy receiving): give the slab back. Slices still
+    // referencing it keep it alive; we just never write into it again.
+    void releaseRxSlab()
+    {
+        rxSlab = QByteArray();
+        rxSlabUsed = 0;
+        rxSlabNext = kRxSlabMin;
     }
 
     quint64 randomU64()
