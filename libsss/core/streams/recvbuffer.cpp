@@ -100,6 +100,10 @@ void RecvBuffer::consume(qint64 n)
             n = 0;
         }
     }
+    // Drained: give the list's block back, so an idle stream that has been read holds none (a busy
+    // stream pays one allocation per drained read, not one per segment).
+    if (inOrder_.isEmpty())
+        inOrder_ = QList<QByteArray>();
     while (!boundaries_.empty() && *boundaries_.begin() <= readOffset_) {
         boundaries_.erase(boundaries_.begin());
         --completeMessages_;
