@@ -207,22 +207,21 @@ void HostPrivate::drive()
         if (!endpoint_)
             break;
         const core::Instant t = platform_->now();
-        // batch_ is kept across turns: the core refills its Transmits in place, reusing their
-        // buffers (the platform has sent them by the time send() returns).
+        // Hand packets to the platform in chunks of kSendChunk (about what one GSO send carries)
+        // rather than all at once: a bulk drive produces thousands, and sealing a chunk just before
+        // the kernel copies it keeps the bytes in cache. batch_ is kept across turns: the core
+        // refills its Transmits in place, reusing their buffers (send() is done with them on return).
+        if (batch_.size() < kSendChunk)
+            batch_.resize(kSendChunk);
         size_t n = 0;
-        for (;;) {
-            if (n == batch_.size())
-                batch_.emplace_back();
-            if (!endpoint_->pollTransmit(t, batch_[n]))
-                break;
-            ++n;
+        while (endpoint_->pollTransmit(t, batch_[n])) {
+            if (++n == kSendChunk) {
+                platform_->send(batch_.data(), qsizetype(n));
+                n = 0;
+            }
         }
         if (n)
             platform_->send(batch_.data(), qsizetype(n));
-        // A bulk sender's drives send thousands of packets each, so keep what the bursts need, but
-        // give it back once sends become small again (~1.3 KB per kept Transmit).
-        if (n > 0 && n * 16 < batch_.size() && batch_.size() > kKeptTransmits)
-            batch_.resize(std::max<size_t>(n * 2, kKeptTransmits));
         platform_->armTimer(endpoint_->nextTimeout());
         if (!endpoint_->hasPendingEvents() && !flushWanted_ && deferred_.empty())
             break;
