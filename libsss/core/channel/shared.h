@@ -44,6 +44,7 @@ struct EndpointShared {
     QByteArray rxSpares[kRxSpares];
     int rxSpareNext = 0;
     bool rxSinceTimeout = false;
+    wire::Frame rxFrame; // Channel::handlePacket's parse target (one packet is handled at a time)
 
     // Room for `n` bytes at rxSlab.constData() + rxSlabUsed. Nobody else referencing a slab means
     // every slice of it is gone: only then is it rewound and written again.
