@@ -209,12 +209,21 @@ void HostPrivate::drive()
         if (!endpoint_)
             break;
         const core::Instant t = platform_->now();
-        batch_.clear();
-        while (auto tx = endpoint_->pollTransmit(t))
-            batch_.push_back(std::move(*tx));
-        if (!batch_.empty())
-            platform_->send(batch_.data(), qsizetype(batch_.size()));
-        batch_.clear();
+        // Hand packets to the platform in chunks of kSendChunk (about what one GSO send carries)
+        // rather than all at once: a bulk drive produces thousands, and sealing a chunk just before
+        // the kernel copies it keeps the bytes in cache. batch_ is kept across turns: the core
+        // refills its Transmits in place, reusing their buffers (send() is done with them on return).
+        if (batch_.size() < kSendChunk)
+            batch_.resize(kSendChunk);
+        size_t n = 0;
+        while (endpoint_->pollTransmit(t, batch_[n])) {
+            if (++n == kSendChunk) {
+                platform_->send(batch_.data(), qsizetype(n));
+                n = 0;
+            }
+        }
+        if (n)
+            platform_->send(batch_.data(), qsizetype(n));
         platform_->armTimer(endpoint_->nextTimeout());
         if (!endpoint_->hasPendingEvents() && !flushWanted_ && deferred_.empty())
             break;

@@ -96,7 +96,8 @@ public:
 
     std::unique_ptr<detail::Platform> platform_;
     std::unique_ptr<core::Endpoint> endpoint_;
-    std::vector<core::Transmit> batch_;
+    std::vector<core::Transmit> batch_; // reused across drives (see drive())
+    static constexpr size_t kSendChunk = 48; // Transmits per platform send: one GSO run of <= 64 KB
     bool flushPosted_ = false;
     int driveDepth_ = 0; // > 0 while drive() runs (nested loops inside slots nest it)
     std::vector<std::function<void()>> deferred_; // runSoon() work for the running drive

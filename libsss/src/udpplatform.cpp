@@ -11,9 +11,19 @@ UdpPlatform::UdpPlatform()
     timer_.setSingleShot(true);
     timer_.setTimerType(Qt::PreciseTimer);
     QObject::connect(&timer_, &QTimer::timeout, &context_, [this] { deliverTimeout(); });
-    transport_.setHandlers([this](const core::SocketAddress &from, const char *data,
-                                  qsizetype size) { deliverDatagram(from, data, size); },
-                           [this] { deliverBatchEnd(); });
+    // One clock read per receive batch, not per datagram: the datagrams of a batch arrived together.
+    transport_.setHandlers(
+        [this](const core::SocketAddress &from, const char *data, qsizetype size) {
+            if (!inBatch_) {
+                batchNow_ = core::Clock::now();
+                inBatch_ = true;
+            }
+            deliverDatagram(from, data, size);
+        },
+        [this] {
+            inBatch_ = false;
+            deliverBatchEnd();
+        });
     // Lets the driver keep work requested inside its own run instead of posting it (see canDefer()).
     if (auto *dispatcher = QAbstractEventDispatcher::instance()) {
         QObject::connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, &context_,
@@ -40,7 +50,7 @@ bool UdpPlatform::bind(const QHostAddress &address, quint16 port, QString *error
 
 core::Instant UdpPlatform::now()
 {
-    return core::Clock::now();
+    return inBatch_ ? batchNow_ : core::Clock::now();
 }
 
 void UdpPlatform::send(const core::Transmit *transmits, qsizetype count)

@@ -29,6 +29,8 @@ private:
     QObject context_; // receiver of posted calls: they die with the platform
     UdpTransport transport_;
     QTimer timer_;
+    core::Instant batchNow_ {}; // read once per receive batch (handling datagrams emits nothing)
+    bool inBatch_ = false;
     core::Instant armedAt_ = core::kNever; // when timer_ fires; kNever = stopped
     bool idleHooked_ = false;
 };

@@ -114,9 +114,9 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
         isNext = true;
     }
     const qsizetype clen = size - kShortHeaderSize;
-    // A fresh buffer per packet: stream data is handed on as slices of it, without another copy.
-    QByteArray packetBuf(clen, Qt::Uninitialized);
-    char *plain = packetBuf.data();
+    // Decrypt into the endpoint's receive slab: stream data is handed on as slices of it, without
+    // another copy, and many packets share one allocation.
+    char *plain = ep_.rxSlabSpace(clen);
     if (!key->open(pn, reinterpret_cast<const uint8_t *>(data), kShortHeaderSize,
                    reinterpret_cast<const uint8_t *>(data + kShortHeaderSize), size_t(clen),
                    reinterpret_cast<uint8_t *>(plain))) {
@@ -124,10 +124,23 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
         return false;
     }
     const qsizetype plen = clen - crypto::PacketProtection::kTagSize;
-    // Validate every frame before applying any, so a malformed packet changes nothing.
-    if (!wire::forEachFrame(plain, plen, [](const wire::Frame &) {})) {
-        ++packetsDropped_;
-        return false;
+    // The view pins the slab only while slices are taken from it; the space is claimed now, so a
+    // later packet never overwrites what a slice may reference.
+    const QByteArray packetBuf = sharedSlice(ep_.rxSlab, ep_.rxSlabUsed, plen);
+    ep_.rxSlabUsed += plen;
+    // Validate every frame before applying any, so a malformed packet changes nothing. A packet of
+    // one frame (the bulk case) is applied from this parse instead of being parsed again.
+    wire::Frame &only = ep_.rxFrame;
+    int frameCount = 0;
+    {
+        Reader r(plain, plen);
+        while (!r.atEnd()) {
+            if (!wire::parseFrame(r, only)) {
+                ++packetsDropped_;
+                return false;
+            }
+            ++frameCount;
+        }
     }
     if (isNext) {
         recvSecret_ = crypto::nextSecret(recvSecret_);
@@ -182,7 +195,7 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
     bool violation = false;
     if (session_)
         session_->setCurrentPacket(&packetBuf);
-    wire::forEachFrame(plain, plen, [&](const wire::Frame &f) {
+    auto apply = [&](const wire::Frame &f) {
         if (violation || state_ == State::Closed)
             return;
         if (wire::isAckEliciting(f.type))
@@ -213,7 +226,13 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
                 violation = true;
             break;
         }
-    });
+    };
+    if (frameCount == 1) {
+        if (only.type != FrameType::Padding)
+            apply(only);
+    } else {
+        wire::forEachFrame(plain, plen, apply);
+    }
     if (session_)
         session_->setCurrentPacket(nullptr);
     if (violation) {
@@ -238,7 +257,8 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
         return; // acknowledges something never sent: ignore
     bool newlyAckedEliciting = false;
     SentPacket *largestNew = nullptr;
-    std::vector<SentPacket *> newly;
+    std::vector<SentPacket *> &newly = newlyAcked_; // a member: no allocation per ACK
+    newly.clear();
     const quint64 base = sent_.empty() ? nextPn_ : sent_.front().pn;
     for (auto it = ack.ranges.rbegin(); it != ack.ranges.rend(); ++it) {
         const quint64 lo = std::max<quint64>(it->first, base);
@@ -521,29 +541,34 @@ void Channel::abandonInFlight()
     ackElicitingOutstanding_ = 0;
 }
 
-std::optional<Transmit> Channel::pollTransmit(Instant now)
+bool Channel::pollTransmit(Instant now, Transmit &tx)
 {
     if (state_ == State::Closed)
-        return std::nullopt;
+        return false;
     if (state_ == State::Handshaking) {
         if (!initiator_ || !handshake || now < nextHandshakeSend_)
-            return std::nullopt;
+            return false;
         nextHandshakeSend_ = now + handshakeBackoff_;
         handshakeBackoff_ = std::min<Duration>(handshakeBackoff_ * 2, 2s);
-        return Transmit {peer_, handshake->initiation()};
+        tx.to = peer_;
+        tx.bytes = handshake->initiation();
+        return true;
     }
     if (state_ == State::Closing && !closeFrameQueued_)
-        return std::nullopt;
+        return false;
 
     maybeRekey(now);
     const qsizetype maxSize = ep_.config.maxDatagramSize;
     const qsizetype budget = amplificationBudget();
     if (budget < kShortHeaderSize + crypto::PacketProtection::kTagSize + 16)
-        return std::nullopt;
+        return false;
     const qsizetype packetSize = std::min(maxSize, budget);
     const qsizetype maxPayload = packetSize - kShortHeaderSize - crypto::PacketProtection::kTagSize;
 
-    QByteArray out;
+    // Reuse the caller's buffer: resize(0) keeps its capacity unless someone still shares it (then
+    // it detaches, leaving their copy intact), so steady sending does not allocate per packet.
+    QByteArray &out = tx.bytes;
+    out.resize(0);
     out.reserve(packetSize);
     out.resize(kShortHeaderSize);
     Writer w(out);
@@ -556,7 +581,8 @@ std::optional<Transmit> Channel::pollTransmit(Instant now)
         closeFrameQueued_ = false;
     } else {
         // Plan the ACK first so data can use the rest of the packet.
-        QByteArray ackBytes;
+        QByteArray &ackBytes = ackScratch_;
+        ackBytes.resize(0);
         if (ackPending_ && !toAck_.isEmpty()) {
             Writer aw(ackBytes);
             wire::writeAck(aw, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
@@ -590,8 +616,10 @@ std::optional<Transmit> Channel::pollTransmit(Instant now)
         } else {
             ackLargest = 0;
         }
-        if (out.size() == kShortHeaderSize)
-            return std::nullopt;
+        if (out.size() == kShortHeaderSize) {
+            out.resize(0);
+            return false;
+        }
     }
 
     // Header, then seal in place.
@@ -634,7 +662,8 @@ std::optional<Transmit> Channel::pollTransmit(Instant now)
     ++packetsSent_;
     ++packetsSinceRekey_;
     bytesSent_ += quint64(out.size());
-    return Transmit {peer_, std::move(out)};
+    tx.to = peer_;
+    return true;
 }
 
 LinkStatus Channel::linkStatus() const

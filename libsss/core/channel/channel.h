@@ -66,7 +66,7 @@ public:
     // Returns false if the packet was dropped (authentication, replay, malformed).
     bool handlePacket(Instant now, const SocketAddress &from, const char *data, qsizetype size);
     void handleTimeout(Instant now);
-    std::optional<Transmit> pollTransmit(Instant now);
+    bool pollTransmit(Instant now, Transmit &out); // see Endpoint::pollTransmit(now, out)
     Instant nextTimeout() const;
     void close(Instant now, quint64 code, const QString &reason);
     bool isDead() const { return state_ == State::Closed; }
@@ -167,6 +167,9 @@ private:
     Instant closeDeadline_ = kNever;
     bool closeFrameQueued_ = false;
     quint64 closeCode_ = 0;
+
+    QByteArray ackScratch_; // the planned ACK frame, reused across packets
+    std::vector<SentPacket *> newlyAcked_; // onAckFrame's scratch list, reused across ACKs
 
     // statistics
     quint64 packetsSent_ = 0, packetsReceived_ = 0, bytesSent_ = 0, bytesReceived_ = 0;

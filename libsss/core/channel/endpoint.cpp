@@ -476,6 +476,7 @@ void Endpoint::handleDatagram(Instant now, const SocketAddress &from, const char
 void Endpoint::handleTimeout(Instant now)
 {
     d->shared.lastNow = now;
+    d->shared.releaseRxSlab();
     for (auto &[cid, ch] : d->channels)
         if (ch->nextTimeout() <= now)
             ch->handleTimeout(now);
@@ -487,11 +488,19 @@ void Endpoint::handleTimeout(Instant now)
 
 std::optional<Transmit> Endpoint::pollTransmit(Instant now)
 {
+    Transmit t;
+    if (!pollTransmit(now, t))
+        return std::nullopt;
+    return t;
+}
+
+bool Endpoint::pollTransmit(Instant now, Transmit &out)
+{
     d->shared.lastNow = now;
     if (!d->out.empty()) {
-        Transmit t = std::move(d->out.front());
+        out = std::move(d->out.front());
         d->out.pop_front();
-        return t;
+        return true;
     }
     if (d->rrDirty) {
         d->rrOrder.clear();
@@ -506,13 +515,14 @@ std::optional<Transmit> Endpoint::pollTransmit(Instant now)
         auto it = d->channels.find(d->rrOrder[idx]);
         if (it == d->channels.end())
             continue;
-        if (std::optional<Transmit> t = it->second->pollTransmit(now)) {
+        if (it->second->pollTransmit(now, out)) {
             // Stay on this channel while it has a burst; fairness comes from pacing and the cwnd.
             d->rrIndex = idx;
-            return t;
+            return true;
         }
     }
-    return std::nullopt;
+    out.bytes.resize(0);
+    return false;
 }
 
 Instant Endpoint::nextTimeout() const

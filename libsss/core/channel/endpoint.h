@@ -171,6 +171,10 @@ public:
 
     // ---- outputs
     std::optional<Transmit> pollTransmit(Instant now);
+    // Same, into `out`, reusing the capacity of out.bytes when nobody else shares it (the edge keeps
+    // its batch of Transmits across turns, so steady sending allocates nothing). False if nothing
+    // to send (out is then left empty).
+    bool pollTransmit(Instant now, Transmit &out);
     Instant nextTimeout() const; // kNever if nothing is scheduled
     std::optional<Event> pollEvent();
     bool hasPendingEvents() const;

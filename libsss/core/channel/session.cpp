@@ -21,6 +21,8 @@ enum ParamId : quint64 {
     PMaxDatagram = 7,
 };
 constexpr qsizetype kMinStreamFrameSpace = 24; // don't start a stream frame with less room than this
+// Received stream segments shorter than this are copied out of the receive slab instead of sliced.
+constexpr qsizetype kMinSharedSegment = 512;
 } // namespace
 
 QByteArray TransportParams::encode() const
@@ -591,8 +593,11 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
         return true;
     }
     const quint64 end = f.offset + quint64(f.length);
+    // Large segments stay slices of the decrypted packet (no copy). Small ones are copied: a slice
+    // pins the whole receive slab, and an idle stream holding a few bytes must not keep 64 KiB.
     const char *base = currentPacket_ ? currentPacket_->constData() : nullptr;
-    const QByteArray data = base && f.data >= base && f.data + f.length <= base + currentPacket_->size()
+    const QByteArray data = f.length >= kMinSharedSegment && base && f.data >= base
+            && f.data + f.length <= base + currentPacket_->size()
         ? sharedSlice(*currentPacket_, f.data - base, f.length)
         : QByteArray(f.data, f.length);
     const RecvBuffer::Result r = s->recv.insert(f.offset, data, f.messageEnd, f.fin, s->window.limit());

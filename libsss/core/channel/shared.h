@@ -6,6 +6,7 @@
 #include "crypto/sodium.h"
 
 #include <QSet>
+#include <algorithm>
 #include <deque>
 #include <unordered_map>
 
@@ -28,6 +29,71 @@ struct EndpointShared {
     std::deque<TraceEvent> traces;
     Instant lastNow {};
     crypto::RandomSource random;
+
+    // Packets are decrypted into this slab, many per allocation; stream data keeps slices of it.
+    // One per endpoint, not per channel, so idle channels hold none. Written only past rxSlabUsed
+    // (through constData: the slab is shared with those slices and must not detach). Slabs start
+    // small and double while packets keep coming, so an endpoint that receives little holds little.
+    static constexpr qsizetype kRxSlabMin = 4 * 1024, kRxSlabMax = 64 * 1024;
+    static constexpr int kRxSpares = 4;
+    QByteArray rxSlab;
+    qsizetype rxSlabUsed = 0;
+    qsizetype rxSlabNext = kRxSlabMin;
+    // Recently filled slabs, reused once the application has read (dropped) every slice of them:
+    // a fresh allocation per slab would page-fault on every first touch.
+    QByteArray rxSpares[kRxSpares];
+    int rxSpareNext = 0;
+    bool rxSinceTimeout = false;
+    wire::Frame rxFrame; // Channel::handlePacket's parse target (one packet is handled at a time)
+
+    // Room for `n` bytes at rxSlab.constData() + rxSlabUsed. Nobody else referencing a slab means
+    // every slice of it is gone: only then is it rewound and written again.
+    char *rxSlabSpace(qsizetype n)
+    {
+        rxSinceTimeout = true;
+        if (rxSlab.isDetached())
+            rxSlabUsed = 0;
+        if (rxSlab.size() - rxSlabUsed < n) {
+            QByteArray next;
+            for (QByteArray &s : rxSpares) {
+                if (s.size() >= n && s.isDetached()) {
+                    next.swap(s);
+                    break;
+                }
+            }
+            if (next.isNull()) {
+                next = QByteArray(std::max(rxSlabNext, n), Qt::Uninitialized);
+                rxSlabNext = std::min(rxSlabNext * 2, kRxSlabMax);
+            }
+            // Retire the current slab into a free spare slot, else over the oldest (just a reference).
+            QByteArray *slot = nullptr;
+            for (QByteArray &s : rxSpares)
+                if (s.isNull() && !slot)
+                    slot = &s;
+            if (!slot) {
+                slot = &rxSpares[rxSpareNext];
+                rxSpareNext = (rxSpareNext + 1) % kRxSpares;
+            }
+            *slot = std::move(rxSlab);
+            rxSlab = std::move(next);
+            rxSlabUsed = 0;
+        }
+        return const_cast<char *>(rxSlab.constData()) + rxSlabUsed;
+    }
+    // On timeouts: unless slabs have grown and packets came since the last one, give them back.
+    // Slices still referencing them keep them alive; we just never write into them again.
+    void releaseRxSlab()
+    {
+        if (rxSinceTimeout && rxSlab.size() > kRxSlabMin) { // busy receiving: keep them
+            rxSinceTimeout = false;
+            return;
+        }
+        rxSlab = QByteArray();
+        for (QByteArray &s : rxSpares)
+            s = QByteArray();
+        rxSlabUsed = 0;
+        rxSlabNext = kRxSlabMin;
+    }
 
     quint64 randomU64()
     {

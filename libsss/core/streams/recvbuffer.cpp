@@ -33,9 +33,18 @@ RecvBuffer::Result RecvBuffer::insert(uint64_t offset, const QByteArray &data, b
     if (discarding_)
         return changed ? Result::Ok : Result::Duplicate;
 
-    if (len > 0 && end > readOffset_) {
-        // Store only the gaps between held segments, as slices sharing `data`.
-        uint64_t pos = std::max(offset, readOffset_);
+    const uint64_t oldContiguous = contiguousEnd_;
+    if (len > 0 && end > contiguousEnd_ && offset <= contiguousEnd_ && segs_.empty()) {
+        // In order with nothing out of order held: append the new part.
+        const qsizetype n = qsizetype(end - contiguousEnd_);
+        inOrder_.append(sharedSlice(data, qsizetype(contiguousEnd_ - offset), n));
+        buffered_ += n;
+        contiguousEnd_ = end;
+        changed = true;
+    } else if (len > 0 && end > contiguousEnd_) {
+        // Store only the gaps between held segments, as slices sharing `data`. Everything below
+        // contiguousEnd_ is held or read already.
+        uint64_t pos = std::max(offset, contiguousEnd_);
         auto it = segs_.upper_bound(pos);
         if (it != segs_.begin()) {
             auto prev = std::prev(it);
@@ -54,18 +63,21 @@ RecvBuffer::Result RecvBuffer::insert(uint64_t offset, const QByteArray &data, b
             pos = it->first + uint64_t(it->second.size());
             ++it;
         }
+        // Segments that now continue the in-order run move there.
+        while (!segs_.empty() && segs_.begin()->first == contiguousEnd_) {
+            auto node = segs_.extract(segs_.begin());
+            contiguousEnd_ += uint64_t(node.mapped().size());
+            inOrder_.append(std::move(node.mapped()));
+        }
     }
 
     if (messageEnd && end > readOffset_ && boundaries_.insert(end).second) {
         changed = true;
-        if (end <= contiguousEnd_)
-            ++completeMessages_;
+        if (end <= oldContiguous)
+            ++completeMessages_; // one in (oldContiguous, contiguousEnd_] is counted below
     }
 
-    const uint64_t oldContiguous = contiguousEnd_;
-    for (auto it = segs_.lower_bound(contiguousEnd_); it != segs_.end() && it->first == contiguousEnd_; ++it)
-        contiguousEnd_ += uint64_t(it->second.size());
-    if (contiguousEnd_ != oldContiguous) {
+    if (contiguousEnd_ != oldContiguous && !boundaries_.empty()) {
         for (auto b = boundaries_.upper_bound(oldContiguous); b != boundaries_.end() && *b <= contiguousEnd_;
              ++b)
             ++completeMessages_;
@@ -77,23 +89,21 @@ void RecvBuffer::consume(qint64 n)
 {
     readOffset_ += uint64_t(n);
     buffered_ -= n;
-    while (!segs_.empty()) {
-        auto it = segs_.begin();
-        const uint64_t segEnd = it->first + uint64_t(it->second.size());
-        if (segEnd <= readOffset_) {
-            segs_.erase(it);
-            continue;
+    // n <= bytesAvailable(): all of it is in the in-order run.
+    while (n > 0) {
+        QByteArray &front = inOrder_.front();
+        if (front.size() <= n) {
+            n -= front.size();
+            inOrder_.removeFirst();
+        } else {
+            front = sharedSlice(front, n, front.size() - n);
+            n = 0;
         }
-        if (it->first < readOffset_) {
-            // Re-key the partly read front segment without reallocating the node.
-            auto node = segs_.extract(it);
-            const qsizetype skip = qsizetype(readOffset_ - node.key());
-            node.mapped() = sharedSlice(node.mapped(), skip, node.mapped().size() - skip);
-            node.key() = readOffset_;
-            segs_.insert(std::move(node));
-        }
-        break;
     }
+    // Drained: give the list's block back, so an idle stream that has been read holds none (a busy
+    // stream pays one allocation per drained read, not one per segment).
+    if (inOrder_.isEmpty())
+        inOrder_ = QList<QByteArray>();
     while (!boundaries_.empty() && *boundaries_.begin() <= readOffset_) {
         boundaries_.erase(boundaries_.begin());
         --completeMessages_;
@@ -105,7 +115,7 @@ QByteArray RecvBuffer::read(qint64 maxBytes)
     const qint64 n = std::min(maxBytes, bytesAvailable());
     if (n <= 0)
         return QByteArray();
-    const QByteArray &front = segs_.begin()->second;
+    const QByteArray &front = inOrder_.front();
     QByteArray out;
     if (front.size() >= n) {
         out = sharedSlice(front, 0, n);
@@ -123,9 +133,9 @@ qint64 RecvBuffer::peek(char *data, qint64 maxBytes) const
     if (n <= 0)
         return 0;
     qint64 copied = 0;
-    for (auto it = segs_.begin(); copied < n; ++it) {
-        const qint64 take = std::min(n - copied, qint64(it->second.size()));
-        std::memcpy(data + copied, it->second.constData(), size_t(take));
+    for (auto it = inOrder_.cbegin(); copied < n; ++it) {
+        const qint64 take = std::min(n - copied, qint64(it->size()));
+        std::memcpy(data + copied, it->constData(), size_t(take));
         copied += take;
     }
     return n;
@@ -146,6 +156,7 @@ QByteArray RecvBuffer::readMessage()
 
 void RecvBuffer::clear()
 {
+    inOrder_.clear();
     segs_.clear();
     boundaries_.clear();
     buffered_ = 0;

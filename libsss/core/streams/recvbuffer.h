@@ -2,6 +2,7 @@
 #pragma once
 
 #include <QByteArray>
+#include <QList>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -35,7 +36,7 @@ public:
     uint64_t receivedContiguous() const { return contiguousEnd_; }
     uint64_t highestReceived() const { return highest_; }
     qint64 bufferedBytes() const { return buffered_; } // contiguous unread + out of order
-    int segmentCount() const { return int(segs_.size()); }
+    int segmentCount() const { return int(inOrder_.size() + segs_.size()); }
 
     // On reset: drops buffered data and boundaries. Offsets and final size are kept, and later
     // inserts are still validated (final size, flow control) but their data is discarded.
@@ -44,7 +45,10 @@ public:
 private:
     void consume(qint64 n);
 
-    std::map<uint64_t, QByteArray> segs_; // disjoint, all at or above readOffset_
+    // [readOffset_, contiguousEnd_) in order: in-order arrival (the common case) is an append, not a
+    // map node per segment. The front may be a slice narrowed by partial reads.
+    QList<QByteArray> inOrder_;
+    std::map<uint64_t, QByteArray> segs_; // out of order: disjoint, all above contiguousEnd_
     std::set<uint64_t> boundaries_; // message ends > readOffset_
     uint64_t readOffset_ = 0;
     uint64_t contiguousEnd_ = 0;

@@ -1,6 +1,9 @@
 #include "streams/recvbuffer.h"
 
 #include <QTest>
+#include <random>
+#include <set>
+#include <vector>
 
 using namespace sss::core;
 using R = RecvBuffer::Result;
@@ -36,6 +39,7 @@ private slots:
     void errorsHaveNoSideEffects();
     void zeroCopyInOrderRead();
     void clearDiscards();
+    void randomAgainstModel();
 };
 
 void TestRecvBuffer::reassembly_data()
@@ -275,6 +279,81 @@ void TestRecvBuffer::clearDiscards()
     QCOMPARE(b.insert(0, "abc", false, true, 100), R::FinalSizeViolation); // still validated
     QCOMPARE(b.insert(13, "", false, true, 100), R::Ok);
     QCOMPARE(b.finalSize(), std::optional<uint64_t>(13));
+}
+
+// Random overlapping, out-of-order segments with message ends, interleaved with reads, against a
+// simple model (covered bytes, known boundaries): exercises the in-order run and the out-of-order
+// map together, and their hand-over.
+void TestRecvBuffer::randomAgainstModel()
+{
+    for (quint32 seed = 1; seed <= 40; ++seed) {
+        std::mt19937 rng(seed);
+        const int total = 4000;
+        std::set<uint64_t> ends; // message ends of the stream
+        for (int i = 0; i < 60; ++i)
+            ends.insert(uint64_t(1 + rng() % total));
+        ends.insert(total);
+        RecvBuffer rb;
+        std::vector<bool> covered(total, false);
+        std::set<uint64_t> known; // boundaries learnt and not yet read past
+        uint64_t readOff = 0;
+        auto contiguous = [&] {
+            uint64_t c = readOff;
+            while (c < uint64_t(total) && covered[c])
+                ++c;
+            return c;
+        };
+        auto insert = [&](uint64_t off, int len) {
+            // A segment ends a message exactly when its end is a message end (as the sender does).
+            const bool eom = ends.count(off + uint64_t(len)) > 0;
+            QVERIFY(rb.insert(off, textAt(off, len), eom, false, 1 << 20) != R::FlowControlViolation);
+            for (int k = 0; k < len; ++k)
+                covered[off + uint64_t(k)] = true;
+            if (eom && off + uint64_t(len) > readOff)
+                known.insert(off + uint64_t(len));
+        };
+        for (int step = 0; step < 400; ++step) {
+            const int op = int(rng() % 4);
+            if (op < 2) {
+                // Mostly near the contiguous end (in-order or slightly ahead), sometimes anywhere.
+                const uint64_t base = rng() % 3 == 0 ? uint64_t(rng() % total) : contiguous();
+                const uint64_t off = std::min<uint64_t>(base + (rng() % 2 ? 0 : rng() % 300), total - 1);
+                // Cut at the next message end so eom segments exist.
+                auto e = ends.upper_bound(off);
+                const uint64_t maxLen = std::min<uint64_t>(*e - off, 1 + rng() % 200);
+                insert(off, int(maxLen));
+            } else if (op == 2) {
+                const qint64 want = qint64(rng() % 300);
+                const QByteArray got = rb.read(want);
+                QCOMPARE(got, textAt(readOff, int(got.size())));
+                readOff += uint64_t(got.size());
+                while (!known.empty() && *known.begin() <= readOff)
+                    known.erase(known.begin());
+            } else {
+                const QByteArray got = rb.readMessage();
+                QCOMPARE(got, textAt(readOff, int(got.size())));
+                if (!got.isEmpty()) {
+                    readOff += uint64_t(got.size());
+                    QCOMPARE(*known.begin(), readOff);
+                    known.erase(known.begin());
+                }
+            }
+            const uint64_t c = contiguous();
+            QCOMPARE(rb.bytesAvailable(), qint64(c - readOff));
+            QCOMPARE(rb.receivedContiguous(), c);
+            int complete = 0;
+            for (uint64_t b : known)
+                complete += b <= c ? 1 : 0;
+            QCOMPARE(rb.pendingMessageCount(), complete);
+            QCOMPARE(rb.nextMessageSize(), complete ? qint64(*known.begin() - readOff) : qint64(-1));
+        }
+        // Deliver the rest in order and read it all.
+        for (uint64_t off = 0; off < uint64_t(total); off += 100)
+            insert(off, int(std::min<uint64_t>(100, total - off)));
+        const QByteArray rest = rb.read(total);
+        QCOMPARE(rest, textAt(readOff, int(total - readOff)));
+        QCOMPARE(rb.bufferedBytes(), qint64(0));
+    }
 }
 
 QTEST_APPLESS_MAIN(TestRecvBuffer)
