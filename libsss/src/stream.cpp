@@ -358,24 +358,39 @@ bool Stream::canReadLine() const
     return got > 0 && QByteArrayView(buf.constData(), got).contains('\n');
 }
 
-qint64 Stream::writeData(const char *data, qint64 size)
+// The common tail of every write: checks, the core call `fn(ep, hp)` (bytes accepted or -1), the
+// error report and the flush. `checkOpen`: QIODevice::write() already checked the open mode.
+template<typename F>
+static qint64 queueWrite(Stream *q, StreamPrivate *d, const char *what, bool checkOpen, F &&fn)
 {
-    Q_D(Stream);
-    core::Endpoint *ep = d->usable("write");
+    if (checkOpen && !q->isWritable()) {
+        d->setError(d->everAttached ? Stream::Error::Closed : Stream::Error::InvalidOperation,
+                    QStringLiteral("The stream is not open for writing"));
+        return -1;
+    }
+    core::Endpoint *ep = d->usable(what);
     if (!ep)
         return -1;
     if (d->writeShut) {
-        d->setError(Error::Closed, QStringLiteral("Write after shutdown"));
+        d->setError(Stream::Error::Closed, QStringLiteral("Write after shutdown"));
         return -1;
     }
     HostPrivate *hp = d->hostPrivate();
-    const qint64 n = ep->write(hp->now(), d->handle, data, size, false);
+    const qint64 n = fn(ep, hp);
     if (n < 0) {
-        d->failFromCore("write");
+        d->failFromCore(what);
         return -1;
     }
     hp->requestFlush();
     return n;
+}
+
+qint64 Stream::writeData(const char *data, qint64 size)
+{
+    Q_D(Stream);
+    return queueWrite(this, d, "write", false, [&](core::Endpoint *ep, HostPrivate *hp) {
+        return ep->write(hp->now(), d->handle, data, size, false);
+    });
 }
 
 /*!
@@ -388,28 +403,11 @@ qint64 Stream::writeData(const char *data, qint64 size)
 qint64 Stream::write(const QByteArray &data)
 {
     Q_D(Stream);
-    if (!isWritable()) {
-        d->setError(d->everAttached ? Error::Closed : Error::InvalidOperation,
-                    QStringLiteral("The stream is not open for writing"));
-        return -1;
-    }
-    core::Endpoint *ep = d->usable("write");
-    if (!ep)
-        return -1;
-    if (d->writeShut) {
-        d->setError(Error::Closed, QStringLiteral("Write after shutdown"));
-        return -1;
-    }
-    if (data.isEmpty())
+    if (data.isEmpty() && isWritable())
         return 0;
-    HostPrivate *hp = d->hostPrivate();
-    const qint64 n = ep->write(hp->now(), d->handle, data, false);
-    if (n < 0) {
-        d->failFromCore("write");
-        return -1;
-    }
-    hp->requestFlush();
-    return n;
+    return queueWrite(this, d, "write", true, [&](core::Endpoint *ep, HostPrivate *hp) {
+        return ep->write(hp->now(), d->handle, data, false);
+    });
 }
 
 /*!
@@ -419,26 +417,9 @@ qint64 Stream::write(const QByteArray &data)
 qint64 Stream::writeMessage(const QByteArray &message)
 {
     Q_D(Stream);
-    if (!isWritable()) {
-        d->setError(d->everAttached ? Error::Closed : Error::InvalidOperation,
-                    QStringLiteral("The stream is not open for writing"));
-        return -1;
-    }
-    core::Endpoint *ep = d->usable("writeMessage");
-    if (!ep)
-        return -1;
-    if (d->writeShut) {
-        d->setError(Error::Closed, QStringLiteral("Write after shutdown"));
-        return -1;
-    }
-    HostPrivate *hp = d->hostPrivate();
-    const qint64 n = ep->write(hp->now(), d->handle, message, true); // shared, not copied
-    if (n < 0) {
-        d->failFromCore("writeMessage");
-        return -1;
-    }
-    hp->requestFlush();
-    return n;
+    return queueWrite(this, d, "writeMessage", true, [&](core::Endpoint *ep, HostPrivate *hp) {
+        return ep->write(hp->now(), d->handle, message, true); // shared, not copied
+    });
 }
 
 /*! Returns the next complete message, or an empty QByteArray if there is none. */

@@ -128,6 +128,22 @@ struct Endpoint::Private {
         return it->second.session->stream(it->second.wireId);
     }
 
+    // A write through `fn(session, stream)`; -1 (with the error recorded) if the direction is closed.
+    template<typename F> qint64 writeTo(StreamHandle h, F &&fn)
+    {
+        Session *s = nullptr;
+        StreamState *st = resolve(h, &s);
+        if (!st) {
+            fail(StreamError::Closed);
+            return -1;
+        }
+        const qint64 n = fn(*s, *st);
+        if (n < 0)
+            fail(st->error != StreamError::NoError ? st->error : StreamError::Closed,
+                 QStringLiteral("cannot write: the stream's write direction is closed"));
+        return n;
+    }
+
     Channel *addChannel(std::unique_ptr<Channel> c)
     {
         Channel *raw = c.get();
@@ -645,32 +661,13 @@ void Endpoint::setAcceptSubstreams(StreamHandle stream, bool accept)
 
 qint64 Endpoint::write(Instant now, StreamHandle h, const char *data, qint64 size, bool endOfMessage)
 {
-    Session *s = nullptr;
-    StreamState *st = d->resolve(h, &s);
-    if (!st) {
-        d->fail(StreamError::Closed);
-        return -1;
-    }
-    const qint64 n = s->write(now, *st, data, size, endOfMessage);
-    if (n < 0)
-        d->fail(st->error != StreamError::NoError ? st->error : StreamError::Closed,
-                QStringLiteral("cannot write: the stream's write direction is closed"));
-    return n;
+    return d->writeTo(
+        h, [&](Session &s, StreamState &st) { return s.write(now, st, data, size, endOfMessage); });
 }
 
 qint64 Endpoint::write(Instant now, StreamHandle h, const QByteArray &data, bool endOfMessage)
 {
-    Session *s = nullptr;
-    StreamState *st = d->resolve(h, &s);
-    if (!st) {
-        d->fail(StreamError::Closed);
-        return -1;
-    }
-    const qint64 n = s->write(now, *st, data, endOfMessage);
-    if (n < 0)
-        d->fail(st->error != StreamError::NoError ? st->error : StreamError::Closed,
-                QStringLiteral("cannot write: the stream's write direction is closed"));
-    return n;
+    return d->writeTo(h, [&](Session &s, StreamState &st) { return s.write(now, st, data, endOfMessage); });
 }
 
 qint64 Endpoint::read(StreamHandle h, char *data, qint64 maxSize)
