@@ -77,9 +77,20 @@ struct Endpoint::Private {
     quint64 lastOwnTimestamp = 0;
     std::deque<Transmit> out; // handshake replies
     std::deque<Instant> recentHandshakes;
-    std::vector<quint64> rrOrder; // round-robin over channels
+    // Round-robin over channels. Raw pointers: rebuilt from `channels` after every change to it
+    // (channelsChanged()), before any use.
+    std::vector<Channel *> rrOrder;
     size_t rrIndex = 0;
     bool rrDirty = true;
+    // The channel of the last short-header packet (a receive batch is mostly one channel's): saves
+    // the hash lookup per datagram. Cleared with rrOrder.
+    quint64 lastRxCid = 0;
+    Channel *lastRx = nullptr;
+    void channelsChanged()
+    {
+        rrDirty = true;
+        lastRx = nullptr;
+    }
     StreamError lastError = StreamError::NoError;
     QString lastErrorString;
 
@@ -148,7 +159,7 @@ struct Endpoint::Private {
     {
         Channel *raw = c.get();
         channels.emplace(raw->localCid(), std::move(c));
-        rrDirty = true;
+        channelsChanged();
         return raw;
     }
 
@@ -287,7 +298,7 @@ struct Endpoint::Private {
                 if (s->handshaking == it->second.get())
                     s->handshaking = nullptr;
                 it = channels.erase(it);
-                rrDirty = true;
+                channelsChanged();
             } else {
                 ++it;
             }
@@ -372,7 +383,7 @@ struct Endpoint::Private {
             }
         }
         channels.erase(ch->localCid());
-        rrDirty = true;
+        channelsChanged();
         if (s)
             updateSession(now, s);
     }
@@ -472,12 +483,18 @@ void Endpoint::handleDatagram(Instant now, const SocketAddress &from, const char
     if (t & kShortHeaderFlag) {
         if (size < kShortHeaderSize)
             return;
-        auto it = d->channels.find(be64(data + 1));
-        if (it != d->channels.end()) {
-            Channel *ch = it->second.get();
-            ch->handlePacket(now, from, data, size);
-            d->sweepChannel(now, ch);
+        const quint64 cid = be64(data + 1);
+        Channel *ch = d->lastRx && d->lastRxCid == cid ? d->lastRx : nullptr;
+        if (!ch) {
+            auto it = d->channels.find(cid);
+            if (it == d->channels.end())
+                return;
+            ch = it->second.get();
+            d->lastRxCid = cid;
+            d->lastRx = ch;
         }
+        ch->handlePacket(now, from, data, size);
+        d->sweepChannel(now, ch);
         return;
     } else if (t == crypto::kTypeInitiation) {
         d->handleInitiation(now, from, QByteArray(data, size));
@@ -521,17 +538,14 @@ bool Endpoint::pollTransmit(Instant now, Transmit &out)
     if (d->rrDirty) {
         d->rrOrder.clear();
         for (auto &[cid, ch] : d->channels)
-            d->rrOrder.push_back(cid);
+            d->rrOrder.push_back(ch.get());
         d->rrIndex = 0;
         d->rrDirty = false;
     }
     const size_t n = d->rrOrder.size();
     for (size_t i = 0; i < n; ++i) {
         const size_t idx = (d->rrIndex + i) % n;
-        auto it = d->channels.find(d->rrOrder[idx]);
-        if (it == d->channels.end())
-            continue;
-        if (it->second->pollTransmit(now, out)) {
+        if (d->rrOrder[idx]->pollTransmit(now, out)) {
             // Stay on this channel while it has a burst; fairness comes from pacing and the cwnd.
             d->rrIndex = idx;
             return true;
@@ -980,7 +994,7 @@ void Endpoint::dropChannels()
         s->handshaking = nullptr;
     }
     d->channels.clear();
-    d->rrDirty = true;
+    d->channelsChanged();
 }
 
 } // namespace sss::core

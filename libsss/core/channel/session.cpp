@@ -841,15 +841,16 @@ void Session::afterRead(Instant now, StreamState &s)
 
 qint64 Session::read(Instant now, StreamState &s, char *data, qint64 maxSize)
 {
-    const QByteArray b = s.recv.read(maxSize);
-    if (!b.isEmpty()) {
-        memcpy(data, b.constData(), size_t(b.size()));
-        consumeConnection(now, b.size());
-        s.creditedConsumed += quint64(b.size());
+    // Straight from the received segments into the caller's buffer (a read spanning several
+    // segments used to be gathered into a temporary first: two copies).
+    const qint64 n = s.recv.read(data, maxSize);
+    if (n > 0) {
+        consumeConnection(now, n);
+        s.creditedConsumed += quint64(n);
     }
     s.readableEventQueued = false;
     afterRead(now, s);
-    return b.size();
+    return n;
 }
 
 QByteArray Session::readMessage(Instant now, StreamState &s)

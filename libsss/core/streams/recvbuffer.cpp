@@ -127,6 +127,14 @@ QByteArray RecvBuffer::read(qint64 maxBytes)
     return out;
 }
 
+qint64 RecvBuffer::read(char *data, qint64 maxBytes)
+{
+    const qint64 n = peek(data, maxBytes);
+    if (n > 0)
+        consume(n);
+    return n;
+}
+
 qint64 RecvBuffer::peek(char *data, qint64 maxBytes) const
 {
     const qint64 n = std::min(maxBytes, bytesAvailable());

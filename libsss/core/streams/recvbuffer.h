@@ -24,6 +24,7 @@ public:
     qint64 bytesAvailable() const { return qint64(contiguousEnd_ - readOffset_); } // contiguous, unread
     QByteArray read(qint64 maxBytes); // ignores message boundaries; consumes those it passes
     qint64 peek(char *data, qint64 maxBytes) const;
+    qint64 read(char *data, qint64 maxBytes); // read() straight into the caller's memory: one copy
     bool hasMessage() const { return completeMessages_ > 0; }
     qint64 nextMessageSize() const; // -1 if no complete message at the read position
     QByteArray readMessage(); // exactly one message (boundary consumed); empty if none
