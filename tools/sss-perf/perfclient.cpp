@@ -341,18 +341,21 @@ bool PerfClient::runRequests()
             return;
         }
         const qint64 t0 = clock.nsecsElapsed();
-        QObject::connect(s, &Stream::readyRead, s, [&, s, t0] {
+        // Per-request state in a plain flag, not a QObject dynamic property (whose lookup and
+        // QVariant would be the tool's cost, not the library's).
+        auto done = std::make_shared<bool>(false);
+        QObject::connect(s, &Stream::readyRead, s, [&, s, t0, done] {
             char c;
-            if (s->property("done").toBool() || s->read(&c, 1) != 1)
+            if (*done || s->read(&c, 1) != 1)
                 return;
-            s->setProperty("done", true);
+            *done = true;
             lat.push_back(double(clock.nsecsElapsed() - t0) / 1e3);
             ++completed;
             s->deleteLater();
             launch();
         });
-        QObject::connect(s, &Stream::errorOccurred, s, [&, s] {
-            if (s->property("done").toBool())
+        QObject::connect(s, &Stream::errorOccurred, s, [&, s, done] {
+            if (*done)
                 return;
             broken = true;
             fail("request stream: " + s->errorString());

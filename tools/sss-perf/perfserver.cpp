@@ -7,6 +7,7 @@
 #include <QPointer>
 #include <QtEndian>
 #include <cstdio>
+#include <memory>
 #include <sss/server.h>
 #include <sss/stream.h>
 
@@ -139,15 +140,17 @@ private:
 
     void serveRequest(Stream *s)
     {
-        // One byte in (the FIN may come with it) -> one byte back and FIN.
-        auto answer = [this, s] {
+        // One byte in (the FIN may come with it) -> one byte back and FIN. The flag is shared by the
+        // connected copy of the lambda and the direct call below.
+        auto answered = std::make_shared<bool>(false);
+        auto answer = [this, s, answered] {
             char buf[64];
             qint64 n = 0, got = 0;
             while (s->bytesAvailable() > 0 && (n = s->read(buf, sizeof buf)) > 0)
                 got += n;
             received_ += got;
-            if (got > 0 && !s->property("answered").toBool()) {
-                s->setProperty("answered", true);
+            if (got > 0 && !*answered) {
+                *answered = true;
                 s->write("r", 1);
                 s->shutdown(Stream::ShutdownMode::Write);
             }
