@@ -138,8 +138,17 @@ public:
             break;
         }
     }
-    void bytes(const char *data, qsizetype n) { out_.append(data, n); }
-    void bytes(const QByteArray &b) { out_.append(b); }
+    // resize + memcpy rather than append(): append goes through QByteArray::insert's general
+    // path, which shows in the profile when a packet's stream data is copied in.
+    void bytes(const char *data, qsizetype n)
+    {
+        if (n <= 0)
+            return;
+        const qsizetype at = out_.size();
+        out_.resize(at + n);
+        std::memcpy(out_.data() + at, data, size_t(n));
+    }
+    void bytes(const QByteArray &b) { bytes(b.constData(), b.size()); }
     void zeros(qsizetype n) { out_.append(n, '\0'); }
 
 private:
