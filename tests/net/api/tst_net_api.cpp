@@ -22,6 +22,22 @@ QByteArray pattern(qsizetype n)
         b[i] = char((i * 31 + (i >> 9)) & 0xff);
     return b;
 }
+
+// A server Host offering the echo service and a client Host, both on 127.0.0.1.
+struct EchoHosts {
+    EchoHosts()
+    {
+        ok = server.bind(QHostAddress::LocalHost, 0) && client.bind(QHostAddress::LocalHost, 0)
+            && srv.listen(QStringLiteral("echo"), QStringLiteral("v1"));
+        QObject::connect(&srv, &Server::newConnection, &srv, [this] {
+            while (Stream *s = srv.nextPendingConnection())
+                sssTestEcho(s);
+        });
+    }
+    Host server, client;
+    Server srv {&server};
+    bool ok = false;
+};
 } // namespace
 
 class TestNetApi : public QObject
@@ -118,18 +134,11 @@ private slots:
     // next timer (the 25 ms acknowledgement delay) would send them.
     void nestedLoopsInsideSlots()
     {
-        Host server, client;
-        QVERIFY(server.bind(QHostAddress::LocalHost, 0));
-        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
-        Server srv(&server);
-        QVERIFY(srv.listen(QStringLiteral("echo"), QStringLiteral("v1")));
-        connect(&srv, &Server::newConnection, &srv, [&] {
-            while (Stream *s = srv.nextPendingConnection())
-                sssTestEcho(s);
-        });
-        Stream s(&client);
-        QVERIFY(s.connectTo(server.peerId(), QStringLiteral("echo"), QStringLiteral("v1"),
-                            QHostAddress::LocalHost, server.localPort()));
+        EchoHosts h;
+        QVERIFY(h.ok);
+        Stream s(&h.client);
+        QVERIFY(s.connectTo(h.server.peerId(), QStringLiteral("echo"), QStringLiteral("v1"),
+                            QHostAddress::LocalHost, h.server.localPort()));
         QVERIFY(s.waitForConnected(5000));
         QByteArray got;
         bool started = false, finished = false;
