@@ -230,14 +230,8 @@ void HostPrivate::drive()
     }
     --driveDepth_;
     // Rounds exhausted with work left: finish it on a later turn rather than starve the event loop.
-    if (driveDepth_ == 0 && platform_ && (flushWanted_ || !deferred_.empty()) && !flushPosted_) {
-        flushPosted_ = true;
-        platform_->post([this] {
-            flushPosted_ = false;
-            if (flushWanted_ || !deferred_.empty())
-                drive();
-        });
-    }
+    if (driveDepth_ == 0 && (flushWanted_ || !deferred_.empty()))
+        requestFlush();
 }
 
 void HostPrivate::deliverEvents()

@@ -771,38 +771,32 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
     }
 }
 
-// How much of `size` bytes a write may queue now: -1 = the direction is closed.
-qint64 Session::writeQuota(const StreamState &s, qint64 size, bool eom) const
+// Queues what fits of a write of `size` bytes: `chunk(n)` gives the first n bytes to keep. -1 if
+// the direction is closed; a message is accepted whole or not at all.
+template<typename Chunk> qint64 Session::queueWrite(StreamState &s, qint64 size, bool eom, Chunk &&chunk)
 {
     if (s.sendShut || s.resetQueued || s.error != StreamError::NoError)
         return -1;
     const qint64 room = ep_.config.maxSendBufferPerStream - s.send.unackedBytes();
     const qint64 n = std::min(size, std::max<qint64>(room, 0));
     if (n < size && eom)
-        return 0; // a message is accepted whole or not at all
+        return 0;
     if (n <= 0 && !(size == 0 && eom))
         return 0;
+    s.send.append(chunk(n), eom);
+    activate(s);
     return n;
 }
 
 qint64 Session::write(Instant, StreamState &s, const char *data, qint64 size, bool eom)
 {
-    const qint64 n = writeQuota(s, size, eom);
-    if (n < 0 || (n == 0 && !(size == 0 && eom)))
-        return n;
-    s.send.append(QByteArray(data, n), eom);
-    activate(s);
-    return n;
+    return queueWrite(s, size, eom, [&](qint64 n) { return QByteArray(data, n); });
 }
 
 qint64 Session::write(Instant, StreamState &s, const QByteArray &data, bool eom)
 {
-    const qint64 n = writeQuota(s, data.size(), eom);
-    if (n < 0 || (n == 0 && !(data.isEmpty() && eom)))
-        return n;
-    s.send.append(n == data.size() ? data : sharedSlice(data, 0, n), eom);
-    activate(s);
-    return n;
+    return queueWrite(s, data.size(), eom,
+                      [&](qint64 n) { return n == data.size() ? data : sharedSlice(data, 0, n); });
 }
 
 void Session::consumeConnection(Instant now, qint64 n)

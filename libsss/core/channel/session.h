@@ -163,7 +163,6 @@ public:
     StreamHandle openTopLevel(Instant now, const QString &service, const QString &protocol);
     StreamHandle openSubstream(Instant now, StreamState &parent,
                                wire::StreamKind kind = wire::StreamKind::Stream);
-    qint64 writeQuota(const StreamState &s, qint64 size, bool eom) const;
     qint64 write(Instant now, StreamState &s, const char *data, qint64 size, bool eom);
     // The same without a copy: the send buffer shares `data` (or a slice of it).
     qint64 write(Instant now, StreamState &s, const QByteArray &data, bool eom);
@@ -195,6 +194,7 @@ public:
     void maybeReclaim(StreamState &s);
 
 private:
+    template<typename Chunk> qint64 queueWrite(StreamState &s, qint64 size, bool eom, Chunk &&chunk);
     friend class Channel;
     StreamState &createStream(quint64 wireId, bool local);
     void activate(StreamState &s);
