@@ -224,6 +224,7 @@ void HostPrivate::drive()
         }
         if (n)
             platform_->send(batch_.data(), qsizetype(n));
+        endpoint_->reclaimFinishedStreams(); // after the send: not on a request's critical path
         platform_->armTimer(endpoint_->nextTimeout());
         if (!endpoint_->hasPendingEvents() && !flushWanted_ && deferred_.empty())
             break;

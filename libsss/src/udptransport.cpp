@@ -26,9 +26,29 @@
 #endif
 #endif
 
+#ifdef SSS_CALLGRIND_MARKERS
+#include <valgrind/callgrind.h>
+#endif
+
 namespace sss::detail {
 
 namespace {
+
+// Critical-path accounting for tests/bench/rr-critical-path.sh: under callgrind with
+// --collect-atstart=no, count only the instructions from a receive that returned datagrams to the
+// next send, i.e. the work a request/response waits for. Compiled out unless SSS_CALLGRIND_MARKERS.
+#ifdef SSS_CALLGRIND_MARKERS
+bool cgCollecting = false;
+inline void cgMark(bool on)
+{
+    if (cgCollecting != on) {
+        cgCollecting = on;
+        CALLGRIND_TOGGLE_COLLECT;
+    }
+}
+#else
+inline void cgMark(bool) { }
+#endif
 
 constexpr int kSocketBufferBytes = 4 * 1024 * 1024; // = net.core.[rw]mem_max here; more is clamped anyway
 constexpr int kRecvBudget = 256; // datagrams per wake-up: stay fair to the event loop
@@ -424,6 +444,8 @@ void UdpTransport::Private::onReadable()
                 continue;
             break; // EAGAIN: drained. Anything else (e.g. a queued ICMP error) is consumed by this read.
         }
+        if (n > 0)
+            cgMark(true);
         for (int i = 0; i < n && fd >= 0; ++i) {
             const msghdr &h = rxMsgs[i].msg_hdr;
             const size_t total = rxMsgs[i].msg_len;
@@ -622,6 +644,7 @@ void UdpTransport::Private::sendFast(const core::Transmit *t, qsizetype count)
 int UdpTransport::Private::submit(int n, const core::Transmit *t)
 {
     int done = 0;
+    cgMark(false);
     while (done < n) {
         const int r = ::sendmmsg(fd, txMsgs.data() + done, unsigned(n - done), 0);
         ++stats.sendCalls;

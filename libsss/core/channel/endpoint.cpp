@@ -555,6 +555,12 @@ bool Endpoint::pollTransmit(Instant now, Transmit &out)
     return false;
 }
 
+void Endpoint::reclaimFinishedStreams()
+{
+    while (!d->shared.reclaimPending.empty())
+        d->shared.reclaimPending.back()->sweepReclaims();
+}
+
 Instant Endpoint::nextTimeout() const
 {
     Instant t = kNever;
@@ -852,6 +858,7 @@ bool Endpoint::release(Instant, StreamHandle h)
     if (!st)
         return false;
     s->release(*st);
+    s->sweepReclaims(); // an explicit release frees at once
     return s->hasPendingFrames();
 }
 

@@ -98,6 +98,8 @@ Session::Session(EndpointShared &ep, const QByteArray &peerId, const QByteArray 
 
 Session::~Session()
 {
+    if (!reclaimQueue_.empty())
+        std::erase(ep_.reclaimPending, this);
     for (auto &[id, s] : streams_)
         ep_.handles.erase(s->handle);
 }
@@ -1087,7 +1089,32 @@ void Session::maybeReclaim(StreamState &s)
     // The peer must have seen our open before the state can go (a late open would recreate it).
     if (s.local && !s.openAcked && !s.resetAcked)
         return;
-    reclaim(s);
+    if (s.reclaimQueued)
+        return;
+    s.reclaimQueued = true;
+    if (reclaimQueue_.empty())
+        ep_.reclaimPending.push_back(this);
+    reclaimQueue_.push_back(s.wireId);
+    // Bound what waits: a burst of finished streams is freed at once.
+    if (reclaimQueue_.size() >= 256)
+        sweepReclaims();
+}
+
+void Session::sweepReclaims()
+{
+    if (reclaimQueue_.empty())
+        return;
+    std::erase(ep_.reclaimPending, this);
+    std::vector<quint64> ids;
+    ids.swap(reclaimQueue_);
+    // A queued stream only ever stays done; it may have gone meanwhile (session reset, close).
+    for (const quint64 id : ids)
+        if (StreamState *st = stream(id))
+            reclaim(*st);
+    if (reclaimQueue_.empty()) { // keep the capacity for the next ones
+        ids.clear();
+        reclaimQueue_.swap(ids);
+    }
 }
 
 void Session::reclaim(StreamState &s)

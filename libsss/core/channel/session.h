@@ -115,6 +115,7 @@ struct StreamState {
     Instant expiry = kNever; // ephemeral datagram carriers: reset if not delivered by then
     bool readableEventQueued = false;
     bool datagramEventQueued = false;
+    bool reclaimQueued = false; // in Session::reclaimQueue_
 
     bool sendDone() const
     {
@@ -190,8 +191,12 @@ public:
     quint64 sendCreditLimit() const { return connCredit_.limit(); }
     quint64 receiveLimit() const { return connWindow_.limit(); }
     bool hasOpenStreams() const { return !streams_.empty(); }
-    // Called after app reads/acks so the edge sees events: flush deferred per-stream events.
+    // Queues a stream whose life is over (both directions done) for reclaiming. The reclaim itself
+    // waits for sweepReclaims(), which the endpoint calls once it has nothing left to send: freeing
+    // the state is then not on the path between a request arriving and its answer leaving.
     void maybeReclaim(StreamState &s);
+    void sweepReclaims();
+    bool hasQueuedReclaims() const { return !reclaimQueue_.empty(); }
 
 private:
     template<typename Chunk> qint64 queueWrite(StreamState &s, qint64 size, bool eom, Chunk &&chunk);
@@ -235,6 +240,7 @@ private:
     quint64 reclaimedPeerStreams_ = 0;
     quint64 liveIncoming_ = 0; // peer-opened streams not yet reclaimed
     bool maxStreamsQueued_ = false;
+    std::vector<quint64> reclaimQueue_; // wire ids, see maybeReclaim()
     std::set<std::pair<Instant, quint64>> expiring_; // datagram carriers with a deadline
     std::unordered_multimap<quint64, quint64> orphans_; // parent wire id -> children that arrived first
     RangeSet peerSeqsSeen_; // every peer stream seq ever seen (closed ones are absent from streams_)

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <deque>
 #include <unordered_map>
+#include <vector>
 
 namespace sss::core {
 
@@ -45,6 +46,7 @@ struct EndpointShared {
     int rxSpareNext = 0;
     bool rxSinceTimeout = false;
     wire::Frame rxFrame; // Channel::handlePacket's parse target (one packet is handled at a time)
+    std::vector<Session *> reclaimPending; // sessions with queued reclaims (Session::maybeReclaim)
 
     // Room for `n` bytes at rxSlab.constData() + rxSlabUsed. Nobody else referencing a slab means
     // every slice of it is gone: only then is it rewound and written again.

@@ -139,6 +139,7 @@ private:
             ++packets_;
             any = true;
         }
+        ep.reclaimFinishedStreams();
         return any;
     }
 

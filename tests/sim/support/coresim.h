@@ -74,9 +74,22 @@ private:
     {
         flush_ = 0;
         const core::Instant now = sim_.now();
-        while (std::optional<core::Transmit> t = ep->pollTransmit(now)) {
-            ++transmits;
-            socket_->send(t->to, t->bytes);
+        // Like the Qt edge: transmit, deliver events, and go round again while the handlers left
+        // work (commands they issued, streams whose reclaim waits for the next pollTransmit).
+        for (int round = 0; round < 4; ++round) {
+            while (std::optional<core::Transmit> t = ep->pollTransmit(now)) {
+                ++transmits;
+                socket_->send(t->to, t->bytes);
+            }
+            ep->reclaimFinishedStreams();
+            bool delivered = false;
+            while (std::optional<core::Event> e = ep->pollEvent()) {
+                delivered = true;
+                if (onEvent)
+                    onEvent(*e);
+            }
+            if (!delivered)
+                break;
         }
         const core::Instant next = ep->nextTimeout();
         if (next != armed_) {
@@ -92,9 +105,6 @@ private:
                 });
             }
         }
-        while (std::optional<core::Event> e = ep->pollEvent())
-            if (onEvent)
-                onEvent(*e);
     }
 
     sim::Simulator &sim_;

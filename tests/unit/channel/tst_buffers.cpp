@@ -74,6 +74,8 @@ struct Pair {
             toA.push_back(QByteArray(scratch.bytes.constData(), scratch.bytes.size()));
             ++moved;
         }
+        a->reclaimFinishedStreams();
+        b->reclaimFinishedStreams();
         for (const QByteArray &p : toB)
             b->handleDatagram(now, addrA, p);
         for (const QByteArray &p : toA)
