@@ -125,7 +125,7 @@ void HostPrivate::stop(bool emitSignals)
     endpoint_.reset();
     platform_.reset();
     batch_.clear();
-    deferred_.clear();
+    catchUp_.clear();
     flushPosted_ = false;
     for (const QPointer<Stream> &s : guarded) {
         if (!s)
@@ -150,20 +150,9 @@ void HostPrivate::requestFlush()
     flushPosted_ = true;
     platform_->post([this] {
         flushPosted_ = false;
-        if (flushWanted_ || !deferred_.empty())
+        if (flushWanted_ || hasDeferred())
             drive();
     });
-}
-
-void HostPrivate::runSoon(std::function<void()> fn)
-{
-    if (!platform_)
-        return;
-    if (driveDepth_ > 0 && platform_->canDefer()) {
-        deferred_.push_back(std::move(fn));
-        return;
-    }
-    platform_->post(std::move(fn));
 }
 
 void HostPrivate::onDatagram(const core::SocketAddress &from, const char *data, qsizetype size)
@@ -188,21 +177,14 @@ void HostPrivate::drive()
     // shares a packet with the acknowledgements and credit updates the input produced, instead of
     // those going out alone just before it. Writes made by slots are flushed in this same turn, not
     // a posted one, which would add an event-loop round per hop. Sending can produce new events
-    // (bytesWritten), and slots can leave work (runSoon), so go round again while there is some, a
+    // (bytesWritten), and slots can leave work (catch-ups), so go round again while there is some, a
     // few times at most.
     QPointer<Host> guard(q_func());
     ++driveDepth_;
     for (int round = 0; round < 4 && endpoint_; ++round) {
         flushWanted_ = false;
-        while (!deferred_.empty()) {
-            std::vector<std::function<void()>> work;
-            work.swap(deferred_);
-            for (auto &fn : work) {
-                fn();
-                if (!guard)
-                    return; // a slot deleted the Host
-            }
-        }
+        if (!runDeferred())
+            return; // a slot deleted the Host
         deliverEvents();
         if (!guard)
             return; // a slot deleted the Host
@@ -226,12 +208,12 @@ void HostPrivate::drive()
             platform_->send(batch_.data(), qsizetype(n));
         endpoint_->reclaimFinishedStreams(); // after the send: not on a request's critical path
         platform_->armTimer(endpoint_->nextTimeout());
-        if (!endpoint_->hasPendingEvents() && !flushWanted_ && deferred_.empty())
+        if (!endpoint_->hasPendingEvents() && !flushWanted_ && !hasDeferred())
             break;
     }
     --driveDepth_;
     // Rounds exhausted with work left: finish it on a later turn rather than starve the event loop.
-    if (driveDepth_ == 0 && (flushWanted_ || !deferred_.empty()))
+    if (driveDepth_ == 0 && (flushWanted_ || hasDeferred()))
         requestFlush();
 }
 
@@ -337,7 +319,7 @@ void HostPrivate::dispatch(const core::Event &e)
         return;
     }
     StreamPrivate *sd = StreamPrivate::get(s);
-    QPointer<Stream> guard(s);
+    StreamGuard guard(s);
 
     switch (e.type) {
     case T::Connected:
@@ -396,35 +378,57 @@ void HostPrivate::dispatch(const core::Event &e)
     }
 }
 
+bool HostPrivate::runDeferred()
+{
+    QPointer<Host> guard(q_func());
+    while (hasDeferred()) {
+        std::vector<core::StreamHandle> streams;
+        streams.swap(catchUp_);
+        for (const core::StreamHandle h : streams) {
+            catchUp(h);
+            if (!guard)
+                return false;
+        }
+    }
+    return true;
+}
+
 void HostPrivate::postCatchUp(Stream *s)
 {
     if (!platform_)
         return;
-    QPointer<Stream> guard(s);
-    runSoon([this, guard] {
-        if (!guard || !endpoint_)
+    const core::StreamHandle h = StreamPrivate::get(s)->handle;
+    if (!h)
+        return;
+    // Run by the drive (this one's next round, or a posted one): a handle, not a guard, is kept, as
+    // streams_ forgets a Stream the moment it is deleted.
+    catchUp_.push_back(h);
+    requestFlush();
+}
+
+void HostPrivate::catchUp(core::StreamHandle h)
+{
+    Stream *s = streams_.value(h);
+    if (!s || !endpoint_)
+        return;
+    StreamGuard guard(s);
+    StreamPrivate *sd = StreamPrivate::get(s);
+    const QList<core::Event> kept = early_.isEmpty() ? QList<core::Event>() : early_.take(h);
+    core::Endpoint *ep = endpoint_.get();
+    QPointer<Host> hostGuard(q_ptr);
+    if (ep->bytesAvailable(h) > 0)
+        emit s->readyRead();
+    if (guard && hostGuard && sd->handle && ep->hasPendingMessages(h))
+        emit s->readyReadMessage();
+    if (guard && hostGuard && sd->handle && ep->hasPendingDatagrams(h))
+        emit s->readyReadDatagram();
+    if (guard && hostGuard && sd->handle && ep->pendingSubstreams(h) > 0)
+        emit s->newSubstream();
+    for (const core::Event &e : kept) {
+        if (!guard || !hostGuard || !endpoint_)
             return;
-        StreamPrivate *sd = StreamPrivate::get(guard);
-        const core::StreamHandle h = sd->handle;
-        if (!h || streams_.value(h) != guard.data())
-            return;
-        const QList<core::Event> kept = early_.take(h);
-        core::Endpoint *ep = endpoint_.get();
-        QPointer<Host> hostGuard(q_ptr);
-        if (ep->bytesAvailable(h) > 0)
-            emit guard->readyRead();
-        if (guard && hostGuard && sd->handle && ep->hasPendingMessages(h))
-            emit guard->readyReadMessage();
-        if (guard && hostGuard && sd->handle && ep->hasPendingDatagrams(h))
-            emit guard->readyReadDatagram();
-        if (guard && hostGuard && sd->handle && ep->pendingSubstreams(h) > 0)
-            emit guard->newSubstream();
-        for (const core::Event &e : kept) {
-            if (!guard || !hostGuard || !endpoint_)
-                return;
-            dispatch(e);
-        }
-    });
+        dispatch(e);
+    }
 }
 
 bool HostPrivate::registerServer(Server *server, const QString &service, const QString &protocol,

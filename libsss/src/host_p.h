@@ -61,12 +61,9 @@ public:
     // The event loop is about to block: run what a slot left for the driver (nested event loops).
     void onIdle()
     {
-        if (flushWanted_ || !deferred_.empty())
+        if (flushWanted_ || hasDeferred())
             drive();
     }
-    // Runs fn after the current slot returns: within the running drive if there is one (no event-loop
-    // wake-up), else posted.
-    void runSoon(std::function<void()> fn);
 
     void registerStream(core::StreamHandle h, Stream *s) { streams_.insert(h, s); }
     // A Stream object appeared for a handle whose events may have been dispatched before (accepted
@@ -100,7 +97,10 @@ public:
     static constexpr size_t kSendChunk = 48; // Transmits per platform send: one GSO run of <= 64 KB
     bool flushPosted_ = false;
     int driveDepth_ = 0; // > 0 while drive() runs (nested loops inside slots nest it)
-    std::vector<std::function<void()>> deferred_; // runSoon() work for the running drive
+    std::vector<core::StreamHandle> catchUp_; // postCatchUp() streams, by handle (no guard needed)
+    bool hasDeferred() const { return !catchUp_.empty(); }
+    bool runDeferred(); // the catch-ups; false if a slot deleted the Host
+    void catchUp(core::StreamHandle h);
     bool flushWanted_ = false; // a command changed the core since the last drive
     QHash<core::StreamHandle, Stream *> streams_;
     QHash<QPair<QString, QString>, Server *> servers_;

@@ -58,6 +58,27 @@ void StreamPrivate::attach(core::StreamHandle h, Stream::State initial)
     state = initial; // a fresh attach is not a transition anyone could have observed
 }
 
+StreamGuard::StreamGuard(Stream *s) : s_(s)
+{
+    if (s_) {
+        StreamPrivate *d = StreamPrivate::get(s_);
+        next_ = d->guards;
+        d->guards = this;
+    }
+}
+
+StreamGuard::~StreamGuard()
+{
+    if (!s_)
+        return; // the stream is gone and has forgotten its guards
+    for (StreamGuard **g = &StreamPrivate::get(s_)->guards; *g; g = &(*g)->next_) {
+        if (*g == this) {
+            *g = next_;
+            break;
+        }
+    }
+}
+
 void StreamPrivate::detach()
 {
     Q_Q(Stream);
@@ -74,7 +95,7 @@ void StreamPrivate::setState(Stream::State s)
         return;
     const Stream::State old = state;
     state = s;
-    QPointer<Stream> guard(q);
+    StreamGuard guard(q);
     emit q->stateChanged(s);
     if (guard && s == Stream::State::Closed
         && (old == Stream::State::Connected || old == Stream::State::Closing))
@@ -146,7 +167,7 @@ void StreamPrivate::hostGone(Stream::Error e, const QString &text, bool emitSign
         state = Stream::State::Closed;
         return;
     }
-    QPointer<Stream> guard(q);
+    StreamGuard guard(q);
     if (state != Stream::State::Closed) {
         setError(e, text);
         if (guard)
@@ -179,6 +200,9 @@ Stream::Stream(Host *host, QObject *parent)
 Stream::~Stream()
 {
     Q_D(Stream);
+    for (StreamGuard *g = d->guards; g; g = g->next_)
+        g->s_ = nullptr;
+    d->guards = nullptr;
     if (d->handle) {
         if (HostPrivate *hp = d->hostPrivate(); hp && hp->endpoint()) {
             hp->unregisterStream(d->handle, this);

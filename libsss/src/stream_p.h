@@ -7,6 +7,25 @@
 
 namespace sss {
 
+// "Is this Stream still alive after the emit?" for the hot paths. QPointer would do, but it
+// allocates a shared reference block for every object it ever watches: one malloc per
+// request/response stream. ~Stream clears the guards registered on it instead. Scoped only.
+class StreamGuard
+{
+public:
+    explicit StreamGuard(Stream *s);
+    ~StreamGuard();
+    StreamGuard(const StreamGuard &) = delete;
+    StreamGuard &operator=(const StreamGuard &) = delete;
+    explicit operator bool() const { return s_ != nullptr; }
+    Stream *data() const { return s_; }
+
+private:
+    friend class Stream;
+    Stream *s_;
+    StreamGuard *next_ = nullptr;
+};
+
 class StreamPrivate
 {
     Q_DECLARE_PUBLIC(Stream)
@@ -33,6 +52,7 @@ public:
     void hostGone(Stream::Error e, const QString &text, bool emitSignals);
 
     Stream *q_ptr;
+    StreamGuard *guards = nullptr; // live StreamGuards on this stream (a stack, usually 1-2 deep)
     QPointer<Host> host;
     core::StreamHandle handle = 0;
     Stream::State state = Stream::State::Unconnected;

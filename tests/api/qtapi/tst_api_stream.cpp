@@ -766,6 +766,68 @@ private slots:
         w.runFor(2s);
     }
 
+    void deleteInsideEverySignal()
+    {
+        // The driver checks after every emit whether the Stream survived (a light guard, not a
+        // QPointer): deleting it inside any of its signals, or inside the catch-up signals of an
+        // accepted substream, must be safe (ASan runs this too).
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        Acceptor acc(w.server.get());
+        QPointer<Stream> serverSub;
+        int accepted = 0;
+        acc.onStream = [&serverSub, &accepted](Stream *s) {
+            QObject::connect(s, &QIODevice::readyRead, s, [s] {
+                const QByteArray got = s->readAll();
+                s->write(got);
+                if (got != "t") // "t": the parent of the substream case stays open
+                    s->shutdown(Stream::ShutdownMode::Write);
+            });
+            QObject::connect(s, &Stream::newSubstream, s, [s, &serverSub, &accepted] {
+                // Its data arrived with it: readyRead comes from the catch-up, and kills it there.
+                while (Stream *sub = s->acceptSubstream()) {
+                    ++accepted;
+                    serverSub = sub;
+                    QObject::connect(sub, &QIODevice::readyRead, sub, [sub] { delete sub; });
+                }
+            });
+        };
+        for (int which = 0; which < 4; ++which) {
+            Stream *s = w.connect();
+            QPointer<Stream> guard(s);
+            QObject::connect(s, &QIODevice::readyRead, s, [s] { s->readAll(); });
+            switch (which) {
+            case 0:
+                QObject::connect(s, &Stream::connected, s, [s] { delete s; });
+                break;
+            case 1:
+                QObject::connect(s, &QIODevice::bytesWritten, s, [s] { delete s; });
+                break;
+            case 2:
+                QObject::connect(s, &QIODevice::readChannelFinished, s, [s] { delete s; });
+                break;
+            case 3:
+                QObject::connect(s, &Stream::stateChanged, s, [s](Stream::State st) {
+                    if (st == Stream::State::Closed)
+                        delete s;
+                });
+                break;
+            }
+            s->write("x");
+            if (which >= 2) // (a stream shut down before the handshake ends goes Closing, not Connected)
+                s->shutdown(Stream::ShutdownMode::Write);
+            QVERIFY2(w.run([&] { return guard.isNull(); }), qPrintable(QString::number(which)));
+        }
+        Stream *top = w.connect();
+        top->write("t");
+        QVERIFY(w.run([&] { return top->state() == Stream::State::Connected; }));
+        Stream *sub = top->openSubstream();
+        QVERIFY(sub);
+        sub->write("s");
+        QVERIFY(w.run([&] { return accepted == 1 && serverSub.isNull(); }));
+        w.runFor(1s);
+    }
+
     void hostDeletedFirst()
     {
         SSS_SEED_GUARD(seed());
