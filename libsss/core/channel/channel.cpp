@@ -128,19 +128,14 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
     // later packet never overwrites what a slice may reference.
     const QByteArray packetBuf = sharedSlice(ep_.rxSlab, ep_.rxSlabUsed, plen);
     ep_.rxSlabUsed += plen;
-    // Validate every frame before applying any, so a malformed packet changes nothing. A packet of
-    // one frame (the bulk case) is applied from this parse instead of being parsed again.
-    wire::Frame &only = ep_.rxFrame;
-    int frameCount = 0;
-    {
-        Reader r(plain, plen);
-        while (!r.atEnd()) {
-            if (!wire::parseFrame(r, only)) {
-                ++packetsDropped_;
-                return false;
-            }
-            ++frameCount;
-        }
+    // Validate every frame before applying any, so a malformed packet changes nothing. Packets of
+    // up to kKeptFrames frames (bulk data, a request with its ACK) are applied from this parse;
+    // longer ones are parsed again.
+    wire::Frame *kept = ep_.rxFrames;
+    const int frameCount = wire::parseFrames(plain, plen, kept, EndpointShared::kKeptFrames, ep_.rxFrame);
+    if (frameCount < 0) {
+        ++packetsDropped_;
+        return false;
     }
     if (isNext) {
         recvSecret_ = crypto::nextSecret(recvSecret_);
@@ -227,9 +222,10 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
             break;
         }
     };
-    if (frameCount == 1) {
-        if (only.type != FrameType::Padding)
-            apply(only);
+    if (frameCount <= EndpointShared::kKeptFrames) {
+        for (int i = 0; i < frameCount; ++i)
+            if (kept[i].type != FrameType::Padding)
+                apply(kept[i]);
     } else {
         wire::forEachFrame(plain, plen, apply);
     }

@@ -45,7 +45,11 @@ struct EndpointShared {
     QByteArray rxSpares[kRxSpares];
     int rxSpareNext = 0;
     bool rxSinceTimeout = false;
-    wire::Frame rxFrame; // Channel::handlePacket's parse target (one packet is handled at a time)
+    // Channel::handlePacket's parse targets (one packet is handled at a time): the first frames of
+    // a packet are kept from the validating parse and applied from there.
+    static constexpr int kKeptFrames = 4;
+    wire::Frame rxFrames[kKeptFrames];
+    wire::Frame rxFrame; // further frames (validated only; applied from a second parse)
     std::vector<Session *> reclaimPending; // sessions with queued reclaims (Session::maybeReclaim)
 
     // Room for `n` bytes at rxSlab.constData() + rxSlabUsed. Nobody else referencing a slab means

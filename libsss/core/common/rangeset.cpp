@@ -4,6 +4,34 @@
 
 namespace sss::core {
 
+void RangeSet::put(uint64_t start, uint64_t end)
+{
+    if (spare_.empty()) {
+        map_.emplace(start, end);
+        return;
+    }
+    spare_.key() = start;
+    spare_.mapped() = end;
+    map_.insert(std::move(spare_));
+    spare_ = {};
+}
+
+RangeSet::Map::iterator RangeSet::drop(Map::iterator it)
+{
+    if (!spare_.empty())
+        return map_.erase(it);
+    auto next = std::next(it);
+    spare_ = map_.extract(it);
+    return next;
+}
+
+void RangeSet::clear()
+{
+    if (spare_.empty() && !map_.empty())
+        spare_ = map_.extract(map_.begin());
+    map_.clear();
+}
+
 uint64_t RangeSet::insert(uint64_t start, uint64_t end)
 {
     if (start >= end)
@@ -28,7 +56,7 @@ uint64_t RangeSet::insert(uint64_t start, uint64_t end)
                 return 0;
             added -= prev->second - start;
             start = prev->first;
-            it = map_.erase(prev);
+            it = drop(prev);
         }
     }
     while (it != map_.end() && it->first <= end) {
@@ -38,9 +66,9 @@ uint64_t RangeSet::insert(uint64_t start, uint64_t end)
             added -= overlapEnd - overlapStart;
         if (e > end)
             end = e;
-        it = map_.erase(it);
+        it = drop(it);
     }
-    map_.emplace(start, end);
+    put(start, end);
     return added;
 }
 
@@ -53,19 +81,19 @@ void RangeSet::remove(uint64_t start, uint64_t end)
         auto prev = std::prev(it);
         if (prev->second > start) {
             const uint64_t ps = prev->first, pe = prev->second;
-            map_.erase(prev);
+            drop(prev);
             if (ps < start)
-                map_.emplace(ps, start);
+                put(ps, start);
             if (pe > end)
-                map_.emplace(end, pe);
+                put(end, pe);
             it = map_.upper_bound(start);
         }
     }
     while (it != map_.end() && it->first < end) {
         const uint64_t e = it->second;
-        it = map_.erase(it);
+        it = drop(it);
         if (e > end) {
-            map_.emplace(end, e);
+            put(end, e);
             break;
         }
     }
@@ -125,7 +153,7 @@ uint64_t RangeSet::totalCount() const
 void RangeSet::keepHighest(int n)
 {
     while (int(map_.size()) > n)
-        map_.erase(map_.begin());
+        drop(map_.begin());
 }
 
 } // namespace sss::core

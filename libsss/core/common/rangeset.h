@@ -32,7 +32,7 @@ public:
     // End of the range that starts at or covers `from`, i.e. the first value >= from not contained.
     uint64_t contiguousEnd(uint64_t from) const;
     uint64_t totalCount() const;
-    void clear() { map_.clear(); }
+    void clear();
 
     Map::const_iterator begin() const { return map_.begin(); }
     Map::const_iterator end() const { return map_.end(); }
@@ -44,8 +44,25 @@ public:
 
     friend bool operator==(const RangeSet &a, const RangeSet &b) { return a.map_ == b.map_; }
 
+    RangeSet() = default;
+    // Copies the ranges, not the spare node.
+    RangeSet(const RangeSet &o) : map_(o.map_) { }
+    RangeSet &operator=(const RangeSet &o)
+    {
+        map_ = o.map_;
+        return *this;
+    }
+    RangeSet(RangeSet &&) noexcept = default;
+    RangeSet &operator=(RangeSet &&) noexcept = default;
+
 private:
+    // One freed node is kept and reused: the common updates (a range trimmed from below, an ACK
+    // frame's set cleared and refilled per packet) would otherwise free a node and allocate one.
+    void put(uint64_t start, uint64_t end);
+    Map::iterator drop(Map::iterator it);
+
     Map map_;
+    Map::node_type spare_;
 };
 
 } // namespace sss::core

@@ -164,6 +164,18 @@ void writePath(Writer &w, FrameType t, quint64 token)
     w.u64(token);
 }
 
+int parseFrames(const char *payload, qsizetype size, Frame *kept, int keptCount, Frame &scratch)
+{
+    Reader r(payload, size);
+    int n = 0;
+    while (!r.atEnd()) {
+        if (!parseFrame(r, n < keptCount ? kept[n] : scratch))
+            return -1;
+        ++n;
+    }
+    return n;
+}
+
 bool parseFrame(Reader &r, Frame &f)
 {
     const quint64 type = r.varint();

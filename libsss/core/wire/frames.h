@@ -101,6 +101,11 @@ struct Frame {
 // Decodes the next frame from r into f (f is reused between calls). False if malformed.
 bool parseFrame(Reader &r, Frame &f);
 
+// Validates every frame of a payload. The first `keptCount` frames are left parsed in kept[0..),
+// the rest go through `scratch`. Returns the number of frames (padding bytes count as frames), or
+// -1 if any frame is malformed: a receiver applies nothing of such a packet.
+int parseFrames(const char *payload, qsizetype size, Frame *kept, int keptCount, Frame &scratch);
+
 // Calls fn(const Frame &) for every frame of the payload. Returns false as soon as a frame is malformed.
 // Receivers parse twice: once to validate (no-op fn), then to apply, so a bad packet changes nothing.
 template<class Fn> bool forEachFrame(const char *payload, qsizetype size, Fn &&fn)

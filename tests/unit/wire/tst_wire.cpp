@@ -37,6 +37,7 @@ private Q_SLOTS:
     void unknownFrameTypes();
     void malformedFields_data();
     void malformedFields();
+    void parseFramesKeepsFirstFrames();
     void randomBytesNeverCrash();
     void rangeSetTable_data();
     void rangeSetTable();
@@ -546,6 +547,43 @@ void tst_Wire::malformedFields_data()
     QTest::newRow("datagram beyond total") << hex("0b 01 00 02 01 02 4142");
     QTest::newRow("datagram len > remaining") << hex("0b 01 00 05 00 05 41");
     QTest::newRow("path challenge short") << hex("0c 01020304050607");
+}
+
+void tst_Wire::parseFramesKeepsFirstFrames()
+{
+    // What Channel::handlePacket relies on: one validating parse leaves the first frames ready to
+    // apply, counts the rest, and a malformed frame anywhere rejects the whole payload.
+    QByteArray p;
+    Writer w(p);
+    RangeSet acked;
+    acked.insert(3, 8);
+    writeAck(w, acked, 25, 32);
+    OpenInfo open;
+    open.parent = 4;
+    writeStreamHeader(w, 6, 0, 1, true, false, &open);
+    w.u8('q');
+    w.varint(quint64(FrameType::Ping));
+    w.varint(quint64(FrameType::Ping));
+    Frame kept[2];
+    Frame scratch;
+    QCOMPARE(parseFrames(p.constData(), p.size(), kept, 2, scratch), 4);
+    QCOMPARE(kept[0].type, FrameType::Ack);
+    QCOMPARE(kept[0].ack.ranges, acked);
+    QCOMPARE(kept[0].ack.ackDelayMicros, quint64(25));
+    QCOMPARE(kept[1].type, FrameType::Stream);
+    QCOMPARE(kept[1].stream.id, quint64(6));
+    QVERIFY(kept[1].stream.fin);
+    QVERIFY(kept[1].stream.open && kept[1].stream.open->parent == 4);
+    QCOMPARE(QByteArray(kept[1].stream.data, kept[1].stream.length), QByteArray("q"));
+    QCOMPARE(scratch.type, FrameType::Ping);
+    QCOMPARE(parseFrames(p.constData(), p.size(), kept, 8, scratch), 4);
+    QCOMPARE(kept[3].type, FrameType::Ping);
+    // A bad frame after good ones, or a truncated last frame: nothing is usable.
+    QByteArray bad = p;
+    bad.append(char(0x3f));
+    QCOMPARE(parseFrames(bad.constData(), bad.size(), kept, 2, scratch), -1);
+    QCOMPARE(parseFrames(p.constData(), p.size() - 3, kept, 8, scratch), -1);
+    QCOMPARE(parseFrames(p.constData(), 0, kept, 2, scratch), 0);
 }
 
 void tst_Wire::malformedFields()
