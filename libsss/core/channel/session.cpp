@@ -162,15 +162,28 @@ StreamState *Session::stream(quint64 wireId)
 
 StreamState &Session::createStream(quint64 wireId, bool local)
 {
+    if (!spareStream_.empty()) { // already reset by reclaim()
+        spareStream_.key() = wireId;
+        StreamState &ref = *spareStream_.mapped();
+        streams_.insert(std::move(spareStream_));
+        spareStream_ = {};
+        initStream(ref, wireId, local);
+        return ref;
+    }
     auto s = std::make_unique<StreamState>();
-    s->wireId = wireId;
-    s->local = local;
-    s->handle = ep_.newHandle(this, wireId);
-    s->credit = SendCredit(peer_.initialMaxStreamData);
-    s->window = ReceiveWindow(ep_.config.initialStreamWindow, ep_.config.maxStreamWindow);
     StreamState &ref = *s;
     streams_.emplace(wireId, std::move(s));
+    initStream(ref, wireId, local);
     return ref;
+}
+
+void Session::initStream(StreamState &s, quint64 wireId, bool local)
+{
+    s.wireId = wireId;
+    s.local = local;
+    s.handle = ep_.newHandle(this, wireId);
+    s.credit = SendCredit(peer_.initialMaxStreamData);
+    s.window = ReceiveWindow(ep_.config.initialStreamWindow, ep_.config.maxStreamWindow);
 }
 
 StreamHandle Session::openTopLevel(Instant, const QString &service, const QString &protocol)
@@ -1147,8 +1160,16 @@ void Session::reclaim(StreamState &s)
     scheduler_.remove(id);
     if (s.expiry != kNever)
         expiring_.erase({s.expiry, id});
-    ep_.handles.erase(s.handle);
-    streams_.erase(id);
+    ep_.dropHandle(s.handle);
+    // Keep the node and its StreamState for the next stream (reset there): a request/response
+    // stream would otherwise cost two allocations to create and two frees to retire.
+    auto it = streams_.find(id);
+    if (spareStream_.empty()) {
+        spareStream_ = streams_.extract(it);
+        *spareStream_.mapped() = StreamState(); // drop its buffers now (slices pin receive slabs)
+    } else {
+        streams_.erase(it);
+    }
 }
 
 } // namespace sss::core

@@ -202,6 +202,7 @@ private:
     template<typename Chunk> qint64 queueWrite(StreamState &s, qint64 size, bool eom, Chunk &&chunk);
     friend class Channel;
     StreamState &createStream(quint64 wireId, bool local);
+    void initStream(StreamState &s, quint64 wireId, bool local);
     void activate(StreamState &s);
     bool hasSendable(const StreamState &s) const;
     quint64 connAvailable() const;
@@ -232,6 +233,7 @@ private:
     TransportParams peer_;
 
     std::unordered_map<quint64, std::unique_ptr<StreamState>> streams_;
+    std::unordered_map<quint64, std::unique_ptr<StreamState>>::node_type spareStream_; // see reclaim()
     PriorityScheduler scheduler_;
     std::deque<SentFrame> control_;
     quint64 nextLocalSeq_ = 1;

@@ -111,9 +111,28 @@ struct EndpointShared {
     StreamHandle newHandle(Session *s, quint64 wireId)
     {
         const StreamHandle h = nextHandle++;
-        handles.emplace(h, HandleRef {s, wireId});
+        if (spareHandle.empty()) {
+            handles.emplace(h, HandleRef {s, wireId});
+        } else {
+            spareHandle.key() = h;
+            spareHandle.mapped() = HandleRef {s, wireId};
+            handles.insert(std::move(spareHandle));
+            spareHandle = {};
+        }
         return h;
     }
+    // Forgets a handle, keeping one freed map node for the next stream (one stream per request).
+    void dropHandle(StreamHandle h)
+    {
+        auto it = handles.find(h);
+        if (it == handles.end())
+            return;
+        if (spareHandle.empty())
+            spareHandle = handles.extract(it);
+        else
+            handles.erase(it);
+    }
+    std::unordered_map<StreamHandle, HandleRef>::node_type spareHandle;
     void trace(Instant t, const char *name, QString detail)
     {
         if (!tracing)

@@ -4,7 +4,18 @@ namespace sss::core {
 
 void PriorityScheduler::link(Node *n)
 {
-    Level &l = levels_[n->priority];
+    auto lit = levels_.find(n->priority);
+    if (lit == levels_.end()) {
+        if (spareLevel_.empty()) {
+            lit = levels_.emplace(n->priority, Level {}).first;
+        } else {
+            spareLevel_.key() = n->priority;
+            spareLevel_.mapped() = Level {};
+            lit = levels_.insert(std::move(spareLevel_)).position;
+            spareLevel_ = {};
+        }
+    }
+    Level &l = lit->second;
     n->prev = l.tail;
     n->next = nullptr;
     if (l.tail)
@@ -28,18 +39,30 @@ void PriorityScheduler::unlink(Node *n)
     else
         l.tail = n->prev;
     n->prev = n->next = nullptr;
-    if (!l.head)
-        levels_.erase(lit);
+    if (!l.head) {
+        if (spareLevel_.empty())
+            spareLevel_ = levels_.extract(lit);
+        else
+            levels_.erase(lit);
+    }
 }
 
 void PriorityScheduler::setActive(uint64_t id, int priority)
 {
-    auto [it, inserted] = nodes_.try_emplace(id, Node {id, priority});
-    Node *n = &it->second;
-    if (inserted) {
-        link(n);
+    auto it = nodes_.find(id);
+    if (it == nodes_.end()) {
+        if (spareNode_.empty()) {
+            it = nodes_.emplace(id, Node {id, priority}).first;
+        } else {
+            spareNode_.key() = id;
+            spareNode_.mapped() = Node {id, priority};
+            it = nodes_.insert(std::move(spareNode_)).position;
+            spareNode_ = {};
+        }
+        link(&it->second);
         return;
     }
+    Node *n = &it->second;
     if (n->priority == priority)
         return;
     unlink(n);
@@ -53,7 +76,10 @@ void PriorityScheduler::remove(uint64_t id)
     if (it == nodes_.end())
         return;
     unlink(&it->second);
-    nodes_.erase(it);
+    if (spareNode_.empty())
+        spareNode_ = nodes_.extract(it);
+    else
+        nodes_.erase(it);
 }
 
 std::optional<int> PriorityScheduler::priorityOf(uint64_t id) const

@@ -47,6 +47,10 @@ private:
 
     std::unordered_map<uint64_t, Node> nodes_; // node addresses are stable across rehashing
     Levels levels_;
+    // One freed node of each container is kept for the next insertion: a request/response stream
+    // is activated and retired once each, which would otherwise cost two malloc/free pairs.
+    std::unordered_map<uint64_t, Node>::node_type spareNode_;
+    Levels::node_type spareLevel_;
 };
 
 } // namespace sss::core
