@@ -20,9 +20,35 @@ struct HandleRef {
     quint64 wireId = 0;
 };
 
+// FIFO of events that keeps its storage: a std::deque allocates a block every few events (an
+// Event is ~150 bytes), and request/response traffic produces three or four per request.
+class EventQueue
+{
+public:
+    bool empty() const { return head_ == items_.size(); }
+    size_t size() const { return items_.size() - head_; }
+    void push_back(Event e) { items_.push_back(std::move(e)); }
+    Event &front() { return items_[head_]; }
+    void pop_front()
+    {
+        if (++head_ == items_.size()) {
+            items_.clear();
+            head_ = 0;
+        } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
+            // A consumer that never empties the queue: drop the consumed prefix now and then.
+            items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
+            head_ = 0;
+        }
+    }
+
+private:
+    std::vector<Event> items_;
+    size_t head_ = 0;
+};
+
 struct EndpointShared {
     EndpointConfig config;
-    std::deque<Event> events;
+    EventQueue events;
     std::unordered_map<StreamHandle, HandleRef> handles;
     StreamHandle nextHandle = 1;
     QSet<QPair<QString, QString>> listeners;
