@@ -44,7 +44,7 @@ QString errorText(Stream::Error e)
 
 // ---------------------------------------------------------------- StreamPrivate
 
-void StreamPrivate::attach(core::StreamHandle h, Stream::State initial)
+void StreamPrivate::attach(core::StreamHandle h, Stream::State initial, const PeerId *knownPeer)
 {
     Q_Q(Stream);
     handle = h;
@@ -52,7 +52,7 @@ void StreamPrivate::attach(core::StreamHandle h, Stream::State initial)
     HostPrivate *hp = hostPrivate();
     hp->registerStream(h, q);
     core::Endpoint *ep = hp->endpoint();
-    peer = hp->peerIdFor(ep->streamPeerId(h));
+    peer = knownPeer ? *knownPeer : hp->peerIdFor(ep->streamPeerId(h));
     priority = ep->priority(h);
     q->QIODevice::open(QIODevice::ReadWrite | QIODevice::Unbuffered);
     state = initial; // a fresh attach is not a transition anyone could have observed
@@ -491,7 +491,7 @@ Stream *Stream::openSubstream()
         return nullptr;
     }
     auto *child = new Stream(d->host.data(), this);
-    StreamPrivate::get(child)->attach(h, State::Connected);
+    StreamPrivate::get(child)->attach(h, State::Connected, &d->peer);
     hp->requestFlush();
     return child;
 }
@@ -525,7 +525,7 @@ Stream *Stream::acceptSubstream()
     if (!h)
         return nullptr;
     auto *child = new Stream(d->host.data(), this);
-    StreamPrivate::get(child)->attach(h, State::Connected);
+    StreamPrivate::get(child)->attach(h, State::Connected, &d->peer);
     d->hostPrivate()->postCatchUp(child);
     d->hostPrivate()->requestFlush();
     return child;

@@ -43,7 +43,8 @@ public:
     // The endpoint if this stream is attached to a live stream; otherwise sets a misuse error.
     core::Endpoint *usable(const char *operation);
 
-    void attach(core::StreamHandle h, Stream::State initial);
+    // `knownPeer`: the parent's PeerId for a substream (same channel), saving the lookup.
+    void attach(core::StreamHandle h, Stream::State initial, const PeerId *knownPeer = nullptr);
     void detach(); // forgets the handle (core state gone or released)
     void setState(Stream::State s);
     void setError(Stream::Error e, const QString &text);
