@@ -131,12 +131,21 @@ struct Endpoint::Private {
 
     StreamState *resolve(StreamHandle h, Session **session = nullptr)
     {
+        EndpointShared::Resolved &last = shared.lastResolved;
+        if (h != 0 && h == last.handle) {
+            if (session)
+                *session = last.session;
+            return last.state;
+        }
         auto it = shared.handles.find(h);
         if (it == shared.handles.end())
             return nullptr;
         if (session)
             *session = it->second.session;
-        return it->second.session->stream(it->second.wireId);
+        StreamState *st = it->second.session->stream(it->second.wireId);
+        if (st)
+            last = {h, it->second.session, st};
+        return st;
     }
 
     // A write through `fn(session, stream)`; -1 (with the error recorded) if the direction is closed.

@@ -101,7 +101,7 @@ Session::~Session()
     if (!reclaimQueue_.empty())
         std::erase(ep_.reclaimPending, this);
     for (auto &[id, s] : streams_)
-        ep_.handles.erase(s->handle);
+        ep_.dropHandle(s->handle);
 }
 
 TransportParams Session::localParams(bool resume) const
@@ -1008,7 +1008,7 @@ void Session::failAll(StreamError code, const QString &message)
             e.stream = s->handle;
             ep_.events.push_back(e);
         }
-        ep_.handles.erase(s->handle);
+        ep_.dropHandle(s->handle);
     }
     streams_.clear();
     scheduler_ = PriorityScheduler();

@@ -150,6 +150,8 @@ struct EndpointShared {
     // Forgets a handle, keeping one freed map node for the next stream (one stream per request).
     void dropHandle(StreamHandle h)
     {
+        if (lastResolved.handle == h)
+            lastResolved = {};
         auto it = handles.find(h);
         if (it == handles.end())
             return;
@@ -159,6 +161,13 @@ struct EndpointShared {
             handles.erase(it);
     }
     std::unordered_map<StreamHandle, HandleRef>::node_type spareHandle;
+    // The last handle resolved (the application calls the same stream several times in a row:
+    // read, write, shutdown...). Cleared by dropHandle(), the only way a handle goes.
+    struct Resolved {
+        StreamHandle handle = 0;
+        Session *session = nullptr;
+        StreamState *state = nullptr;
+    } lastResolved;
     void trace(Instant t, const char *name, QString detail)
     {
         if (!tracing)
