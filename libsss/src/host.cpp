@@ -233,11 +233,9 @@ void HostPrivate::deliverEvents()
                 return;
         }
     }
-    while (endpoint_) {
-        auto e = endpoint_->pollEvent();
-        if (!e)
-            break;
-        dispatch(*e);
+    core::Event e;
+    while (endpoint_ && endpoint_->pollEvent(e)) {
+        dispatch(e);
         if (!guard)
             return;
     }

@@ -596,18 +596,28 @@ bool Endpoint::hasPendingEvents() const
 
 std::optional<Event> Endpoint::pollEvent()
 {
-    if (d->shared.events.empty())
+    Event e;
+    if (!pollEvent(e))
         return std::nullopt;
-    Event e = std::move(d->shared.events.front());
+    return e;
+}
+
+bool Endpoint::pollEvent(Event &out)
+{
+    if (d->shared.events.empty())
+        return false;
+    out = std::move(d->shared.events.front());
     d->shared.events.pop_front();
     // Per-stream coalescing flags: the next change after the app saw this event emits again.
-    if (StreamState *s = d->resolve(e.stream)) {
-        if (e.type == Event::Type::Readable)
-            s->readableEventQueued = false;
-        else if (e.type == Event::Type::DatagramReadable)
-            s->datagramEventQueued = false;
+    if (out.type == Event::Type::Readable || out.type == Event::Type::DatagramReadable) {
+        if (StreamState *s = d->resolve(out.stream)) {
+            if (out.type == Event::Type::Readable)
+                s->readableEventQueued = false;
+            else
+                s->datagramEventQueued = false;
+        }
     }
-    return e;
+    return true;
 }
 
 bool Endpoint::listen(const QString &service, const QString &protocol)

@@ -182,6 +182,7 @@ public:
     void reclaimFinishedStreams();
     Instant nextTimeout() const; // kNever if nothing is scheduled
     std::optional<Event> pollEvent();
+    bool pollEvent(Event &out); // same, into a reused Event; false if none
     bool hasPendingEvents() const;
 
     // ---- services
