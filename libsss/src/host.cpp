@@ -157,6 +157,7 @@ void HostPrivate::requestFlush()
 
 void HostPrivate::onDatagram(const core::SocketAddress &from, const char *data, qsizetype size)
 {
+    ++batchDatagrams_;
     if (endpoint_)
         endpoint_->handleDatagram(platform_->now(), from, data, size);
 }
@@ -185,27 +186,16 @@ void HostPrivate::drive()
         flushWanted_ = false;
         if (!runDeferred())
             return; // a slot deleted the Host
-        deliverEvents();
+        // A turn woken by a single datagram is a lone request or answer: send what its slots wrote
+        // before telling them a stream has ended (see deliverEvents). Under load, coalesce.
+        const bool single = round == 0 && batchDatagrams_ <= 1;
+        batchDatagrams_ = 0;
+        deliverEvents(single);
         if (!guard)
             return; // a slot deleted the Host
         if (!endpoint_)
             break;
-        const core::Instant t = platform_->now();
-        // Hand packets to the platform in chunks of kSendChunk (about what one GSO send carries)
-        // rather than all at once: a bulk drive produces thousands, and sealing a chunk just before
-        // the kernel copies it keeps the bytes in cache. batch_ is kept across turns: the core
-        // refills its Transmits in place, reusing their buffers (send() is done with them on return).
-        if (batch_.size() < kSendChunk)
-            batch_.resize(kSendChunk);
-        size_t n = 0;
-        while (endpoint_->pollTransmit(t, batch_[n])) {
-            if (++n == kSendChunk) {
-                platform_->send(batch_.data(), qsizetype(n));
-                n = 0;
-            }
-        }
-        if (n)
-            platform_->send(batch_.data(), qsizetype(n));
+        transmit();
         endpoint_->reclaimFinishedStreams(); // after the send: not on a request's critical path
         platform_->armTimer(endpoint_->nextTimeout());
         if (!endpoint_->hasPendingEvents() && !flushWanted_ && !hasDeferred())
@@ -217,7 +207,27 @@ void HostPrivate::drive()
         requestFlush();
 }
 
-void HostPrivate::deliverEvents()
+void HostPrivate::transmit()
+{
+    const core::Instant t = platform_->now();
+    // Hand packets to the platform in chunks of kSendChunk (about what one GSO send carries)
+    // rather than all at once: a bulk drive produces thousands, and sealing a chunk just before
+    // the kernel copies it keeps the bytes in cache. batch_ is kept across turns: the core
+    // refills its Transmits in place, reusing their buffers (send() is done with them on return).
+    if (batch_.size() < kSendChunk)
+        batch_.resize(kSendChunk);
+    size_t n = 0;
+    while (endpoint_->pollTransmit(t, batch_[n])) {
+        if (++n == kSendChunk) {
+            platform_->send(batch_.data(), qsizetype(n));
+            n = 0;
+        }
+    }
+    if (n)
+        platform_->send(batch_.data(), qsizetype(n));
+}
+
+void HostPrivate::deliverEvents(bool sendBeforeEnds)
 {
     Q_Q(Host);
     // Slots may delete the Host (and this object), close it, or spin a nested event loop that
@@ -233,8 +243,16 @@ void HostPrivate::deliverEvents()
                 return;
         }
     }
+    using T = core::Event::Type;
     core::Event e;
     while (endpoint_ && endpoint_->pollEvent(e)) {
+        // The answer a slot just wrote leaves now, before readChannelFinished & co: their slots
+        // (deleteLater(), bookkeeping) are then not between the request and its answer.
+        if (sendBeforeEnds && flushWanted_
+            && (e.type == T::Finished || e.type == T::Closed || e.type == T::Error)) {
+            flushWanted_ = false;
+            transmit();
+        }
         dispatch(e);
         if (!guard)
             return;

@@ -88,7 +88,9 @@ public:
     QString errorString;
     bool tracing = false;
 
-    void deliverEvents();
+    void deliverEvents(bool sendBeforeEnds = false);
+    void transmit(); // everything the core has to send, to the platform
+    int batchDatagrams_ = 0; // datagrams delivered since the last drive
     void dispatch(const core::Event &e);
 
     std::unique_ptr<detail::Platform> platform_;
