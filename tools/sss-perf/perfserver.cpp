@@ -75,8 +75,11 @@ private:
             || bytes_ < 0) {
             reply({{"op", "error"}, {"message", "bad start parameters"}});
             mode_.clear();
+            kind_ = Kind::None;
             return;
         }
+        // Decided once: onSubstream() runs per request and should not compare strings.
+        kind_ = mode_ == "rr" ? Kind::Requests : mode_ == "datagram" ? Kind::Datagrams : Kind::Bulk;
         received_ = 0;
         datagrams_ = 0;
         cpu0_ = cpuSeconds();
@@ -127,11 +130,11 @@ private:
     void onSubstream()
     {
         while (Stream *s = ctl_->acceptSubstream()) {
-            if (mode_ == "rr")
+            if (kind_ == Kind::Requests)
                 serveRequest(s);
-            else if (mode_ == "bulk" && !download_)
+            else if (kind_ == Kind::Bulk && !download_)
                 serveUpload(s);
-            else if (mode_ == "datagram")
+            else if (kind_ == Kind::Datagrams)
                 serveDatagrams(s);
             else
                 s->reset(); // no test running: refuse
@@ -205,6 +208,7 @@ private:
 
     Stream *ctl_;
     QString mode_;
+    enum class Kind { None, Bulk, Requests, Datagrams } kind_ = Kind::None;
     bool download_ = false;
     qint64 bytes_ = 0;
     double seconds_ = 0;
