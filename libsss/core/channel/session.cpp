@@ -1166,7 +1166,16 @@ void Session::reclaim(StreamState &s)
     auto it = streams_.find(id);
     if (spareStream_.empty()) {
         spareStream_ = streams_.extract(it);
-        *spareStream_.mapped() = StreamState(); // drop its buffers now (slices pin receive slabs)
+        // Reset now, dropping the data it still references (slices pin receive slabs), but keep
+        // the buffers' list storage for the next stream.
+        StreamState &st = *spareStream_.mapped();
+        SendBuffer send = std::move(st.send);
+        RecvBuffer recv = std::move(st.recv);
+        send.recycle();
+        recv.recycle();
+        st = StreamState();
+        st.send = std::move(send);
+        st.recv = std::move(recv);
     } else {
         streams_.erase(it);
     }

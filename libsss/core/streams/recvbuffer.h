@@ -43,6 +43,15 @@ public:
     // inserts are still validated (final size, flow control) but their data is discarded.
     void clear();
 
+    // Back to a fresh buffer, keeping the in-order list's storage (see SendBuffer::recycle).
+    void recycle()
+    {
+        QList<QByteArray> keep = std::move(inOrder_);
+        keep.clear();
+        *this = RecvBuffer();
+        inOrder_ = std::move(keep);
+    }
+
 private:
     void consume(qint64 n);
 

@@ -116,6 +116,15 @@ public:
     // (the final size of a reset stream); afterwards nothing is sendable and appends are ignored.
     void clear();
     bool isCleared() const { return cleared_; }
+    // Back to a fresh buffer, keeping the segment list's storage (stream state is recycled: one
+    // allocation less per request/response stream).
+    void recycle()
+    {
+        QList<Segment> keep = std::move(segments_);
+        keep.clear(); // keeps the capacity: nobody else shares it
+        *this = SendBuffer();
+        segments_ = std::move(keep);
+    }
 
 private:
     struct Segment {

@@ -27,6 +27,7 @@ class TestRecvBuffer : public QObject
 {
     Q_OBJECT
 private slots:
+    void recycleIsFresh();
     void reassembly_data();
     void reassembly();
     void conflictingDataDoesNotRewrite();
@@ -41,6 +42,22 @@ private slots:
     void clearDiscards();
     void randomAgainstModel();
 };
+
+void TestRecvBuffer::recycleIsFresh()
+{
+    RecvBuffer b;
+    QCOMPARE(b.insert(0, QByteArray("abc"), true, true, 1000), RecvBuffer::Result::Ok);
+    char buf[8];
+    QCOMPARE(b.read(buf, 2), qint64(2));
+    b.recycle();
+    QCOMPARE(b.readOffset(), quint64(0));
+    QCOMPARE(b.bufferedBytes(), qint64(0));
+    QCOMPARE(b.pendingMessageCount(), 0);
+    QVERIFY(!b.finalSize() && !b.atEnd());
+    QCOMPARE(b.insert(0, QByteArray("xy"), false, false, 1000), RecvBuffer::Result::Ok);
+    QCOMPARE(b.read(buf, 8), qint64(2));
+    QCOMPARE(QByteArray(buf, 2), QByteArray("xy"));
+}
 
 void TestRecvBuffer::reassembly_data()
 {

@@ -47,6 +47,7 @@ class TestSendBuffer : public QObject
 {
     Q_OBJECT
 private slots:
+    void recycleIsFresh();
     void chunking_data();
     void chunking();
     void chunkBytesMatchAppends();
@@ -63,6 +64,30 @@ private slots:
     void clearDropsEverything();
     void intervalsMatchModel();
 };
+
+void TestSendBuffer::recycleIsFresh()
+{
+    // A recycled buffer (stream state reused for the next stream) behaves as a new one.
+    SendBuffer b;
+    b.append(QByteArray("hello"), true);
+    b.finish();
+    auto c = b.nextChunk(100, 1000);
+    QVERIFY(c);
+    b.onAcked(0, 5, true);
+    b.recycle();
+    QCOMPARE(b.writtenBytes(), quint64(0));
+    QCOMPARE(b.sentOffset(), quint64(0));
+    QCOMPARE(b.ackedPrefix(), quint64(0));
+    QCOMPARE(b.heldBytes(), qint64(0));
+    QVERIFY(!b.isFinished() && !b.finSent() && !b.isCleared());
+    QVERIFY(!b.nextChunk(100, 1000));
+    b.append(QByteArray("again"));
+    c = b.nextChunk(100, 1000);
+    QVERIFY(c);
+    QCOMPARE(c->offset, quint64(0));
+    QCOMPARE(QByteArray(c->data), QByteArray("again"));
+    QVERIFY(!c->fin);
+}
 
 void TestSendBuffer::chunking_data()
 {
