@@ -351,9 +351,11 @@ bool PerfClient::runRequests()
             *done = true;
             lat.push_back(double(clock.nsecsElapsed() - t0) / 1e3);
             ++completed;
-            s->deleteLater();
             launch();
         });
+        // Deleted once the server's FIN is in, like the server does: stream-end signals come after
+        // the turn's packets are sent, so the deletion is not on the next request's path.
+        QObject::connect(s, &QIODevice::readChannelFinished, s, &QObject::deleteLater);
         QObject::connect(s, &Stream::errorOccurred, s, [&, s, done] {
             if (*done)
                 return;
