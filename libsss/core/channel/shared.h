@@ -4,6 +4,7 @@
 
 #include "channel/endpoint.h"
 #include "crypto/sodium.h"
+#include "wire/frames.h"
 
 #include <QSet>
 #include <algorithm>
@@ -14,6 +15,7 @@
 namespace sss::core {
 
 class Session;
+struct StreamState;
 
 struct HandleRef {
     Session *session = nullptr;
@@ -27,12 +29,17 @@ class EventQueue
 public:
     bool empty() const { return head_ == items_.size(); }
     size_t size() const { return items_.size() - head_; }
+    size_t capacity() const { return items_.capacity(); }
     void push_back(Event e) { items_.push_back(std::move(e)); }
     Event &front() { return items_[head_]; }
     void pop_front()
     {
         if (++head_ == items_.size()) {
-            items_.clear();
+            // Keep a small array for the next turn; give back what a burst grew.
+            if (items_.capacity() > kKeep)
+                items_ = std::vector<Event>();
+            else
+                items_.clear();
             head_ = 0;
         } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
             // A consumer that never empties the queue: drop the consumed prefix now and then.
@@ -42,6 +49,7 @@ public:
     }
 
 private:
+    static constexpr size_t kKeep = 64;
     std::vector<Event> items_;
     size_t head_ = 0;
 };

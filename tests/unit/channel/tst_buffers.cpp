@@ -2,6 +2,7 @@
 // side decrypts into shared slabs and hands stream data on as slices of them. Neither may ever write
 // into memory that a QByteArray still held elsewhere references.
 #include "channel/endpoint.h"
+#include "channel/shared.h"
 #include "crypto/identity.h"
 
 #include <QTest>
@@ -100,7 +101,41 @@ private Q_SLOTS:
     void heldSlicesSurviveSlabReuse_data();
     void heldSlicesSurviveSlabReuse();
     void transmitBufferReuse();
+    void eventQueueKeepsOrderAndGivesBackBursts();
 };
+
+// The endpoint's event FIFO keeps a small array between turns (no allocation per event) but must
+// not hold on to what a burst grew (1,000,000 streams opened at once would keep ~150 MB).
+void tst_ChannelBuffers::eventQueueKeepsOrderAndGivesBackBursts()
+{
+    EventQueue q;
+    for (int round = 0; round < 3; ++round) {
+        const int n = round == 1 ? 100000 : 10;
+        for (int i = 0; i < n; ++i) {
+            Event e(Event::Type::Readable);
+            e.stream = StreamHandle(i + 1);
+            q.push_back(std::move(e));
+        }
+        QCOMPARE(q.size(), size_t(n));
+        for (int i = 0; i < n; ++i) {
+            QVERIFY(!q.empty());
+            QCOMPARE(q.front().stream, StreamHandle(i + 1));
+            q.pop_front();
+            // interleave: a consumer that never empties the queue must still see FIFO order
+            if (round == 2 && i == 4) {
+                Event e(Event::Type::Finished);
+                e.stream = 99;
+                q.push_back(std::move(e));
+            }
+        }
+        if (round == 2) {
+            QCOMPARE(q.front().stream, StreamHandle(99));
+            q.pop_front();
+        }
+        QVERIFY(q.empty());
+        QVERIFY2(q.capacity() <= 64, qPrintable(QString::number(q.capacity())));
+    }
+}
 
 void tst_ChannelBuffers::heldSlicesSurviveSlabReuse_data()
 {
