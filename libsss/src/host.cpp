@@ -183,6 +183,8 @@ void HostPrivate::drive()
     QPointer<Host> guard(q_func());
     ++driveDepth_;
     for (int round = 0; round < 4 && endpoint_; ++round) {
+        driveNow_ = platform_->now();
+        driveNowValid_ = true;
         flushWanted_ = false;
         if (!runDeferred())
             return; // a slot deleted the Host
@@ -210,6 +212,8 @@ void HostPrivate::drive()
 void HostPrivate::transmit()
 {
     const core::Instant t = platform_->now();
+    driveNow_ = t;
+    driveNowValid_ = true;
     // Hand packets to the platform in chunks of kSendChunk (about what one GSO send carries)
     // rather than all at once: a bulk drive produces thousands, and sealing a chunk just before
     // the kernel copies it keeps the bytes in cache. batch_ is kept across turns: the core

@@ -47,7 +47,10 @@ public:
     void setError(Host::Error error, const QString &text);
 
     core::Endpoint *endpoint() const { return endpoint_.get(); }
-    core::Instant now() const { return platform_->now(); }
+    // Inside a drive, the time read when its round began (commands from slots do not each read the
+    // clock; the transmit step reads it afresh for pacing). Outside, or once a slot has let the
+    // event loop block (a nested loop), the platform's clock.
+    core::Instant now() const { return driveDepth_ > 0 && driveNowValid_ ? driveNow_ : platform_->now(); }
     bool isRealTime() const { return platform_ && platform_->isRealTime(); }
 
     // App commands went straight into the core; one coalesced flush per event-loop turn sends the result.
@@ -61,6 +64,7 @@ public:
     // The event loop is about to block: run what a slot left for the driver (nested event loops).
     void onIdle()
     {
+        driveNowValid_ = false; // a slot's nested event loop is about to block: time moves on
         if (flushWanted_ || hasDeferred())
             drive();
     }
@@ -99,6 +103,8 @@ public:
     static constexpr size_t kSendChunk = 48; // Transmits per platform send: one GSO run of <= 64 KB
     bool flushPosted_ = false;
     int driveDepth_ = 0; // > 0 while drive() runs (nested loops inside slots nest it)
+    core::Instant driveNow_ {}; // see now()
+    bool driveNowValid_ = false;
     std::vector<core::StreamHandle> catchUp_; // postCatchUp() streams, by handle (no guard needed)
     bool hasDeferred() const { return !catchUp_.empty(); }
     bool runDeferred(); // the catch-ups; false if a slot deleted the Host
