@@ -260,9 +260,12 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
     std::vector<SentPacket *> &newly = newlyAcked_; // a member: no allocation per ACK
     newly.clear();
     const quint64 base = sent_.empty() ? nextPn_ : sent_.front().pn;
-    for (auto it = ack.ranges.rbegin(); it != ack.ranges.rend(); ++it) {
-        const quint64 lo = std::max<quint64>(it->first, base);
-        for (quint64 pn = it->second; pn-- > lo;) {
+    // Ascending packet numbers: stream data was sent in offset order, so each acknowledged range
+    // then extends the send buffer's acked run in place instead of merging into it from above.
+    for (const auto &[first, end] : ack.ranges) {
+        if (end <= base)
+            continue;
+        for (quint64 pn = std::max<quint64>(first, base); pn < end; ++pn) {
             SentPacket *p = sentPacket(pn);
             if (!p || p->acked)
                 continue;
@@ -285,8 +288,11 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
             }
         }
     }
-    if (newly.empty())
+    if (newly.empty()) {
+        if (session_)
+            session_->onAckDone();
         return;
+    }
     if (!anyAcked_ || *largest > largestAcked_) {
         largestAcked_ = *largest;
         anyAcked_ = true;
@@ -312,6 +318,8 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
             session_->onFramesAcked(p->frames);
         p->frames.clear();
     }
+    if (session_)
+        session_->onAckDone();
     if (largestNew && largestNew->ackEliciting) {
         const Duration sample = now - largestNew->time;
         const Duration ackDelay = std::chrono::microseconds(ack.ackDelayMicros);

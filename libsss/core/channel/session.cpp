@@ -422,8 +422,14 @@ void Session::onFramesAcked(const SentFrames &frames)
                 s->openAcked = true;
             if (!s->resetQueued) {
                 s->send.onAcked(f.offset, f.length, f.flags & SentFrame::kFin);
-                noteBytesAcked(*s);
+                // One BytesAcked per stream and ACK frame (onAckDone), not one per packet acked.
+                if (bytesAckedPending_ != s->wireId) {
+                    flushBytesAcked();
+                    bytesAckedPending_ = s->wireId;
+                }
             }
+            if (s->sendDone())
+                flushBytesAcked(); // before a reclaim can report Closed
             maybeReclaim(*s);
             break;
         case SentFrame::ResetStream:
@@ -1047,6 +1053,15 @@ void Session::noteReadable(StreamState &s)
         return;
     s.readableEventQueued = true;
     emitStreamEvent(Event::Type::Readable, s);
+}
+
+void Session::flushBytesAcked()
+{
+    if (!bytesAckedPending_)
+        return;
+    if (StreamState *s = stream(bytesAckedPending_))
+        noteBytesAcked(*s);
+    bytesAckedPending_ = 0;
 }
 
 void Session::noteBytesAcked(StreamState &s)

@@ -116,7 +116,7 @@ public:
     explicit Writer(QByteArray &out) : out_(out) { }
 
     qsizetype size() const { return out_.size(); }
-    void u8(uint8_t v) { out_.append(char(v)); }
+    void u8(uint8_t v) { *grow(1) = char(v); }
     void u16(uint16_t v) { be(v, 2); }
     void u32(uint32_t v) { be(v, 4); }
     void u64(uint64_t v) { be(v, 8); }
@@ -144,22 +144,27 @@ public:
     {
         if (n <= 0)
             return;
-        const qsizetype at = out_.size();
-        out_.resize(at + n);
-        std::memcpy(out_.data() + at, data, size_t(n));
+        std::memcpy(grow(n), data, size_t(n));
     }
     void bytes(const QByteArray &b) { bytes(b.constData(), b.size()); }
     void zeros(qsizetype n) { out_.append(n, '\0'); }
 
 private:
+    // Extends the array by n bytes and returns where they start. One resize (cheap within the
+    // reserved capacity) instead of append(): frame headers are written a few bytes at a time.
+    char *grow(qsizetype n)
+    {
+        const qsizetype at = out_.size();
+        out_.resize(at + n);
+        return out_.data() + at;
+    }
     void be(uint64_t v, int n)
     {
-        char tmp[8];
+        char *p = grow(n);
         for (int i = n - 1; i >= 0; --i) {
-            tmp[i] = char(v & 0xff);
+            p[i] = char(v & 0xff);
             v >>= 8;
         }
-        out_.append(tmp, n);
     }
     QByteArray &out_;
 };

@@ -98,6 +98,7 @@ private Q_SLOTS:
     void heldSlicesSurviveSlabReuse_data();
     void heldSlicesSurviveSlabReuse();
     void transmitBufferReuse();
+    void bytesAckedOncePerAck();
 };
 
 void tst_ChannelBuffers::heldSlicesSurviveSlabReuse_data()
@@ -189,6 +190,54 @@ void tst_ChannelBuffers::transmitBufferReuse()
             got.append(buf, r);
     }
     QCOMPARE(got, payload);
+}
+
+// An ACK frame acknowledging many packets of one stream reports the progress as one BytesAcked
+// event (the edge turns each into a signal), not one per packet, and loses no byte.
+void tst_ChannelBuffers::bytesAckedOncePerAck()
+{
+    Pair p(true);
+    for (int i = 0; i < 50 && !p.rx; ++i)
+        p.exchange();
+    QVERIFY(p.rx);
+    const QByteArray payload = message(2, 300000);
+    QCOMPARE(p.a->write(p.now, p.tx, payload.constData(), payload.size()), qint64(payload.size()));
+
+    qint64 acked = 0;
+    int bigAcks = 0;
+    char buf[65536];
+    for (int round = 0; round < 2000 && acked < payload.size(); ++round) {
+        std::deque<QByteArray> toB, toA;
+        while (p.a->pollTransmit(p.now, p.scratch))
+            toB.push_back(QByteArray(p.scratch.bytes.constData(), p.scratch.bytes.size()));
+        for (const QByteArray &d : toB)
+            p.b->handleDatagram(p.now, p.addrA, d);
+        while (p.b->read(p.rx, buf, sizeof buf) > 0) { }
+        while (p.b->pollEvent()) { }
+        while (p.b->pollTransmit(p.now, p.scratch))
+            toA.push_back(QByteArray(p.scratch.bytes.constData(), p.scratch.bytes.size()));
+        for (const QByteArray &d : toA) {
+            p.a->handleDatagram(p.now, p.addrB, d);
+            int events = 0;
+            while (auto e = p.a->pollEvent()) {
+                if (e->type != Event::Type::BytesAcked)
+                    continue;
+                QCOMPARE(e->stream, p.tx);
+                ++events;
+                acked += e->count;
+                if (e->count >= 5 * 1000)
+                    ++bigAcks;
+            }
+            QVERIFY2(events <= 1,
+                     qPrintable(QStringLiteral("%1 BytesAcked events for one datagram").arg(events)));
+        }
+        p.now += std::chrono::milliseconds(1);
+        for (Endpoint *ep : {p.a.get(), p.b.get()})
+            if (ep->nextTimeout() <= p.now)
+                ep->handleTimeout(p.now);
+    }
+    QCOMPARE(acked, qint64(payload.size()));
+    QVERIFY(bigAcks > 0); // some ACK did cover several packets
 }
 
 QTEST_GUILESS_MAIN(tst_ChannelBuffers)
