@@ -499,7 +499,7 @@ bool Channel::canSendData(Instant now, qsizetype size) const
     if (bytesInFlight_ + size > cc_->window())
         return false;
     // The edge's timer cannot wake us for sub-granularity gaps: release what is due within one tick.
-    return pacer_.nextSendTime(now, size) <= now + ep_.config.timerGranularity;
+    return pacer_.canSendWithin(now, size, ep_.config.timerGranularity);
 }
 
 void Channel::maybeRekey(Instant now)

@@ -154,8 +154,15 @@ void Session::detachChannel()
 
 StreamState *Session::stream(quint64 wireId)
 {
+    // Bulk transfer looks up the same stream for every packet sent and acked: skip the hash.
+    if (wireId == lastStreamId_ && wireId != 0)
+        return lastStream_;
     auto it = streams_.find(wireId);
-    return it == streams_.end() ? nullptr : it->second.get();
+    if (it == streams_.end())
+        return nullptr;
+    lastStreamId_ = wireId;
+    lastStream_ = it->second.get();
+    return lastStream_;
 }
 
 StreamState &Session::createStream(quint64 wireId, bool local)
@@ -1002,6 +1009,7 @@ void Session::failAll(StreamError code, const QString &message)
         ep_.handles.erase(s->handle);
     }
     streams_.clear();
+    lastStreamId_ = 0;
     scheduler_ = PriorityScheduler();
     control_.clear();
     blockedOpens_.clear();
@@ -1136,6 +1144,8 @@ void Session::reclaim(StreamState &s)
     if (s.expiry != kNever)
         expiring_.erase({s.expiry, id});
     ep_.handles.erase(s.handle);
+    if (lastStreamId_ == id)
+        lastStreamId_ = 0;
     streams_.erase(id);
 }
 

@@ -230,6 +230,8 @@ private:
     TransportParams peer_;
 
     std::unordered_map<quint64, std::unique_ptr<StreamState>> streams_;
+    quint64 lastStreamId_ = 0; // stream()'s one-entry cache (0 = empty); reset when a stream goes
+    StreamState *lastStream_ = nullptr;
     PriorityScheduler scheduler_;
     std::deque<SentFrame> control_;
     quint64 bytesAckedPending_ = 0; // wire id whose BytesAcked waits for onAckDone(), 0 = none
