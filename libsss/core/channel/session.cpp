@@ -382,15 +382,16 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
                 = wire::streamHeaderSize(s->wireId, s->send.sentOffset() + 0xffffff, left(), open);
             const qsizetype room = left() - hdr;
             if (room >= 0) {
-                std::optional<SendBuffer::Chunk> c = s->send.nextChunk(room, limit);
+                // The bytes go straight from the send buffer into the packet (one copy).
+                std::optional<SendBuffer::Chunk> c = s->send.nextRange(room, limit);
                 if (c || (open && !s->openSent)) {
                     const quint64 off = c ? c->offset : s->send.sentOffset();
-                    const qsizetype len = c ? c->data.size() : 0;
+                    const qsizetype len = c ? qsizetype(c->length) : 0;
                     const bool fin = c && c->fin;
                     const bool eom = c && c->messageEnd;
                     wire::writeStreamHeader(w, s->wireId, off, len, fin, eom, open);
                     if (len)
-                        w.bytes(c->data);
+                        s->send.copyOut(off, len, w.grow(len));
                     const quint64 end = off + quint64(len);
                     if (c && !c->retransmission && end > s->creditedSent) {
                         connSent_ += end - std::max(off, s->creditedSent);

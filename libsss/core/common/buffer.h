@@ -149,15 +149,17 @@ public:
     void bytes(const QByteArray &b) { bytes(b.constData(), b.size()); }
     void zeros(qsizetype n) { out_.append(n, '\0'); }
 
-private:
-    // Extends the array by n bytes and returns where they start. One resize (cheap within the
-    // reserved capacity) instead of append(): frame headers are written a few bytes at a time.
+    // Extends the array by n bytes (to be written by the caller) and returns where they start.
+    // One resize (cheap within the reserved capacity) instead of append(): frame headers are
+    // written a few bytes at a time, and stream data is copied straight in.
     char *grow(qsizetype n)
     {
         const qsizetype at = out_.size();
         out_.resize(at + n);
         return out_.data() + at;
     }
+
+private:
     void be(uint64_t v, int n)
     {
         char *p = grow(n);

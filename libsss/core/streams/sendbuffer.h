@@ -75,6 +75,7 @@ class SendBuffer
 public:
     struct Chunk {
         uint64_t offset = 0;
+        uint64_t length = 0; // data.size() when the chunk carries its bytes
         QByteArray data;
         bool messageEnd = false;
         bool fin = false;
@@ -94,6 +95,11 @@ public:
     // exactly at one has messageEnd), new data never beyond `flowLimit`. A chunk with empty data
     // carries a FIN and/or a message end. Returns nullopt if nothing is sendable.
     std::optional<Chunk> nextChunk(qsizetype maxBytes, uint64_t flowLimit);
+    // The same chunk without its bytes (Chunk::data stays empty): the sender copies them straight
+    // into the packet with copyOut(), with no shared slice to take and release per packet.
+    std::optional<Chunk> nextRange(qsizetype maxBytes, uint64_t flowLimit);
+    // Copies bytes [offset, offset + n) of a range nextRange() returned (still held) to dst.
+    void copyOut(uint64_t offset, qsizetype n, char *dst) const;
     bool hasSendable(uint64_t flowLimit) const;
 
     // Report the fate of a chunk exactly as it was sent (offset, data size, fin). Zero-length
@@ -125,12 +131,16 @@ private:
     };
 
     QByteArray bytesAt(uint64_t offset, qsizetype n) const;
+    qsizetype segmentIndex(uint64_t offset) const;
+    std::optional<Chunk> next(qsizetype maxBytes, uint64_t flowLimit,
+                              bool withData); // the segment holding offset (must be held)
     uint64_t nextBoundaryAfter(uint64_t offset) const; // first boundary > offset, or UINT64_MAX
     bool isBoundary(uint64_t offset) const;
-    Chunk makeChunk(uint64_t offset, uint64_t end, bool retransmission);
+    Chunk makeChunk(uint64_t offset, uint64_t end, bool retransmission, bool withData);
     void advanceAckedPrefix();
 
     QList<Segment> segments_; // contiguous, covering [front.offset, written_)
+    mutable qsizetype hintIndex_ = 0; // segmentIndex()'s last answer (kept valid across pops)
     QList<uint64_t> boundaries_; // strictly increasing message end offsets > ackedPrefix_
     detail::Intervals acked_; // acked bytes (within [0, sentEnd_))
     detail::Intervals lost_; // lost, not acked, awaiting retransmission (subset of un-acked)
