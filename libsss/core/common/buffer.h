@@ -15,6 +15,18 @@ constexpr int varintSize(uint64_t v)
     return v < 64 ? 1 : v < 16384 ? 2 : v < (uint64_t(1) << 30) ? 4 : 8;
 }
 
+// Writes v as a varint of varintSize(v) bytes at p and advances p (the caller made room).
+inline void putVarint(char *&p, uint64_t v)
+{
+    const int n = varintSize(v);
+    v |= uint64_t(n == 1 ? 0 : n == 2 ? 1 : n == 4 ? 2 : 3) << (8 * n - 2);
+    for (int i = n - 1; i >= 0; --i) {
+        p[i] = char(v & 0xff);
+        v >>= 8;
+    }
+    p += n;
+}
+
 // Reads from a borrowed buffer. Every read checks bounds; after a failed read ok() is false and
 // all later reads fail too, so a decoder can read a whole structure and check once.
 class Reader
@@ -123,20 +135,8 @@ public:
     void varint(uint64_t v)
     {
         Q_ASSERT(v <= kVarintMax);
-        switch (varintSize(v)) {
-        case 1:
-            u8(uint8_t(v));
-            break;
-        case 2:
-            be(v | (uint64_t(1) << 14), 2);
-            break;
-        case 4:
-            be(v | (uint64_t(2) << 30), 4);
-            break;
-        default:
-            be(v | (uint64_t(3) << 62), 8);
-            break;
-        }
+        char *p = grow(varintSize(v));
+        putVarint(p, v);
     }
     // resize + memcpy rather than append(): append goes through QByteArray::insert's general
     // path, which shows in the profile when a packet's stream data is copied in.

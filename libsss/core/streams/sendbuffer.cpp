@@ -322,7 +322,8 @@ void SendBuffer::onAcked(uint64_t offset, uint64_t length, bool fin)
     if (offset < end) {
         acked_.add(offset, end);
         lost_.subtract(offset, end);
-        advanceAckedPrefix();
+        if (offset <= ackedPrefix_) // a range above the prefix cannot extend it
+            advanceAckedPrefix();
     }
     if (length == 0) {
         // Zero-length chunks at a boundary carry its message end.

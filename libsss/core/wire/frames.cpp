@@ -91,10 +91,12 @@ void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, 
         t |= kStreamMsgEnd;
     if (open)
         t |= kStreamOpen;
-    w.u8(t);
-    w.varint(id);
-    w.varint(offset);
-    w.varint(quint64(length));
+    // One grow for the fixed part: this runs for every packet of a bulk transfer.
+    char *p = w.grow(1 + varintSize(id) + varintSize(offset) + varintSize(quint64(length)));
+    *p++ = char(t);
+    putVarint(p, id);
+    putVarint(p, offset);
+    putVarint(p, quint64(length));
     if (open) {
         w.varint(open->parent);
         w.varint(zigzag(open->priority));
