@@ -302,6 +302,9 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
     if (SentPacket *p = sentPacket(*largest); p && !p->acked)
         largestNew = p;
     const bool appLimited = maxInFlightSinceAck_ < cc_->window() / 2;
+    // The congestion controller sees one ACK's in-flight packets as one (bytes summed, latest send
+    // time): its growth math then runs once per ACK, not once per packet acknowledged.
+    AckedPacket ackedForCc {Instant {}, 0};
     for (SentPacket *p : newly) {
         if (p->lost)
             continue; // handled through lostRecent_ above
@@ -312,8 +315,10 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
         if (p->inFlight)
             bytesInFlight_ -= p->bytes;
         p->acked = true;
-        if (p->inFlight)
-            cc_->onPacketAcked(now, AckedPacket {p->time, qint64(p->bytes)}, rtt_, appLimited);
+        if (p->inFlight && !cc_->inRecovery(p->time)) {
+            ackedForCc.bytes += p->bytes;
+            ackedForCc.sentTime = std::max(ackedForCc.sentTime, p->time);
+        }
         if (p->largestAckedInAck)
             toAck_.removeBelow(p->largestAckedInAck + 1);
         if (session_)
@@ -322,6 +327,8 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
     }
     if (session_)
         session_->onAckDone();
+    if (ackedForCc.bytes > 0)
+        cc_->onPacketAcked(now, ackedForCc, rtt_, appLimited);
     if (largestNew && largestNew->ackEliciting) {
         const Duration sample = now - largestNew->time;
         const Duration ackDelay = std::chrono::microseconds(ack.ackDelayMicros);
@@ -578,8 +585,10 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     // Reuse the caller's buffer: resize(0) keeps its capacity unless someone still shares it (then
     // it detaches, leaving their copy intact), so steady sending does not allocate per packet.
     QByteArray &out = tx.bytes;
-    out.resize(0);
-    out.reserve(packetSize);
+    if (!out.isDetached() || out.capacity() < packetSize) {
+        out = QByteArray();
+        out.reserve(packetSize);
+    }
     out.resize(kShortHeaderSize);
     Writer w(out);
     SentFrames frames;
@@ -592,7 +601,8 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     } else {
         // Plan the ACK first so data can use the rest of the packet.
         QByteArray &ackBytes = ackScratch_;
-        ackBytes.resize(0);
+        if (!ackBytes.isEmpty())
+            ackBytes.resize(0);
         if (ackPending_ && !toAck_.isEmpty()) {
             Writer aw(ackBytes);
             wire::writeAck(aw, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
