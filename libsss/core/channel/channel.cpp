@@ -652,7 +652,9 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     uint8_t *p = reinterpret_cast<uint8_t *>(out.data());
     sendKey_->seal(pn, p, kShortHeaderSize, p + kShortHeaderSize, size_t(plen), p + kShortHeaderSize);
 
-    SentPacket sp;
+    if (!sent_.empty() && sent_.back().pn + 1 != pn)
+        sent_.clear(); // unreachable (pns are consecutive); keep the invariant anyway
+    SentPacket &sp = sent_.emplace_back(); // built in place: no SentPacket temporary to move
     sp.pn = pn;
     sp.time = now;
     sp.bytes = quint32(out.size());
@@ -660,13 +662,6 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     sp.inFlight = ackEliciting;
     sp.largestAckedInAck = ackLargest;
     sp.frames = std::move(frames);
-    if (sent_.empty() || sent_.back().pn + 1 == pn) {
-        sent_.push_back(std::move(sp));
-    } else {
-        // Unreachable (pns are consecutive); keep the invariant anyway.
-        sent_.clear();
-        sent_.push_back(std::move(sp));
-    }
     if (ackEliciting) {
         cc_->onPacketSent(now, out.size(), bytesInFlight_);
         bytesInFlight_ += out.size();
