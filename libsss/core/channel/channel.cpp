@@ -157,9 +157,10 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
     // Numbers below the window are never looked up (such packets are dropped above), so they are
     // trimmed in steps of a quarter window rather than one per packet; 64 ranges bound the memory.
     const quint64 top = std::max<quint64>(largestReceived_, pn);
-    const quint64 floor = top > quint64(kReplayWindow) ? top - kReplayWindow : 0;
-    if (received_.rangeCount() > 64 || *received_.min() + kReplayWindow / 4 < floor)
-        received_.removeBelow(floor);
+    if (received_.rangeCount() > 64 || top >= nextReplayTrim_) {
+        received_.removeBelow(top > quint64(kReplayWindow) ? top - kReplayWindow : 0);
+        nextReplayTrim_ = top + kReplayWindow / 4;
+    }
     toAck_.insert(pn);
     toAck_.keepHighest(32);
     const bool newest = !anyReceived_ || pn > largestReceived_;

@@ -6,23 +6,6 @@
 
 namespace sss::core {
 
-QByteArray sharedSlice(const QByteArray &source, qsizetype pos, qsizetype n)
-{
-    pos = std::clamp<qsizetype>(pos, 0, source.size());
-    n = std::clamp<qsizetype>(n, 0, source.size() - pos);
-    if (n == 0)
-        return QByteArray();
-    if (pos == 0 && n == source.size())
-        return source;
-    // Copying the data pointer takes a reference on the shared header; narrowing ptr/size then
-    // yields a view that Qt treats like an array with free space at both ends (it never writes
-    // there while the header is shared, and frees the header, not ptr).
-    QByteArray::DataPointer dp = const_cast<QByteArray &>(source).data_ptr();
-    dp.ptr += pos;
-    dp.size = n;
-    return QByteArray(std::move(dp));
-}
-
 namespace detail {
 
 uint64_t Intervals::add(uint64_t start, uint64_t end)

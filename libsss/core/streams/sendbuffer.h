@@ -4,6 +4,7 @@
 
 #include <QByteArray>
 #include <QList>
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -16,7 +17,23 @@ namespace sss::core {
 // (reference counted like any implicitly shared QByteArray; writing to either detaches as usual).
 // Unlike QByteArray::sliced() it is not guaranteed to be '\0'-terminated, like fromRawData().
 // Out-of-range arguments are clamped.
-QByteArray sharedSlice(const QByteArray &source, qsizetype pos, qsizetype n);
+// Inline: the receive path takes two slices per packet.
+inline QByteArray sharedSlice(const QByteArray &source, qsizetype pos, qsizetype n)
+{
+    pos = std::clamp<qsizetype>(pos, 0, source.size());
+    n = std::clamp<qsizetype>(n, 0, source.size() - pos);
+    if (n == 0)
+        return QByteArray();
+    if (pos == 0 && n == source.size())
+        return source;
+    // Copying the data pointer takes a reference on the shared header; narrowing ptr/size then
+    // yields a view that Qt treats like an array with free space at both ends (it never writes
+    // there while the header is shared, and frees the header, not ptr).
+    QByteArray::DataPointer dp = const_cast<QByteArray &>(source).data_ptr();
+    dp.ptr += pos;
+    dp.size = n;
+    return QByteArray(std::move(dp));
+}
 
 namespace detail {
 
