@@ -389,9 +389,8 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
                     const qsizetype len = c ? qsizetype(c->length) : 0;
                     const bool fin = c && c->fin;
                     const bool eom = c && c->messageEnd;
-                    wire::writeStreamHeader(w, s->wireId, off, len, fin, eom, open);
-                    if (len)
-                        s->send.copyOut(off, len, w.grow(len));
+                    char *data = wire::writeStreamFrame(w, s->wireId, off, len, fin, eom, open);
+                    s->send.copyOut(off, len, data);
                     const quint64 end = off + quint64(len);
                     if (c && !c->retransmission && end > s->creditedSent) {
                         connSent_ += end - std::max(off, s->creditedSent);

@@ -92,13 +92,6 @@ uint64_t Intervals::runEnd(uint64_t from) const
     return from < it->second ? it->second : from;
 }
 
-std::optional<std::pair<uint64_t, uint64_t>> Intervals::first() const
-{
-    if (map_.empty())
-        return std::nullopt;
-    return *map_.begin();
-}
-
 } // namespace detail
 
 namespace {

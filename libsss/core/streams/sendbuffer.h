@@ -50,7 +50,12 @@ public:
     bool contains(uint64_t v) const;
     // End of the run containing `from`, or `from` itself if it is not contained.
     uint64_t runEnd(uint64_t from) const;
-    std::optional<std::pair<uint64_t, uint64_t>> first() const;
+    std::optional<std::pair<uint64_t, uint64_t>> first() const // inline: checked per packet acked
+    {
+        if (map_.empty())
+            return std::nullopt;
+        return *map_.begin();
+    }
     uint64_t total() const { return total_; }
     bool isEmpty() const { return map_.empty(); }
     int rangeCount() const { return int(map_.size()); }
