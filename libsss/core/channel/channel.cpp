@@ -149,10 +149,13 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
     }
     const bool outOfOrder = anyReceived_ && pn != largestReceived_ + 1;
     received_.insert(pn);
-    if (received_.rangeCount() > 64 || (anyReceived_ && pn > kReplayWindow))
-        received_.removeBelow(std::max<quint64>(largestReceived_, pn) > kReplayWindow
-                                  ? std::max<quint64>(largestReceived_, pn) - kReplayWindow
-                                  : 0);
+    // Numbers below the window are never looked up (such packets are dropped above), so they are
+    // trimmed in steps of a quarter window rather than one per packet; 64 ranges bound the memory.
+    const quint64 top = std::max<quint64>(largestReceived_, pn);
+    if (received_.rangeCount() > 64 || top >= nextReplayTrim_) {
+        received_.removeBelow(top > quint64(kReplayWindow) ? top - kReplayWindow : 0);
+        nextReplayTrim_ = top + kReplayWindow / 4;
+    }
     toAck_.insert(pn);
     toAck_.keepHighest(32);
     const bool newest = !anyReceived_ || pn > largestReceived_;
@@ -256,9 +259,12 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
     std::vector<SentPacket *> &newly = newlyAcked_; // a member: no allocation per ACK
     newly.clear();
     const quint64 base = sent_.empty() ? nextPn_ : sent_.front().pn;
-    for (auto it = ack.ranges.rbegin(); it != ack.ranges.rend(); ++it) {
-        const quint64 lo = std::max<quint64>(it->first, base);
-        for (quint64 pn = it->second; pn-- > lo;) {
+    // Ascending packet numbers: stream data was sent in offset order, so each acknowledged range
+    // then extends the send buffer's acked run in place instead of merging into it from above.
+    for (const auto &[first, end] : ack.ranges) {
+        if (end <= base)
+            continue;
+        for (quint64 pn = std::max<quint64>(first, base); pn < end; ++pn) {
             SentPacket *p = sentPacket(pn);
             if (!p || p->acked)
                 continue;
@@ -281,8 +287,11 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
             }
         }
     }
-    if (newly.empty())
+    if (newly.empty()) {
+        if (session_)
+            session_->onAckDone();
         return;
+    }
     if (!anyAcked_ || *largest > largestAcked_) {
         largestAcked_ = *largest;
         anyAcked_ = true;
@@ -290,6 +299,9 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
     if (SentPacket *p = sentPacket(*largest); p && !p->acked)
         largestNew = p;
     const bool appLimited = maxInFlightSinceAck_ < cc_->window() / 2;
+    // The congestion controller sees one ACK's in-flight packets as one (bytes summed, latest send
+    // time): its growth math then runs once per ACK, not once per packet acknowledged.
+    AckedPacket ackedForCc {Instant {}, 0};
     for (SentPacket *p : newly) {
         if (p->lost)
             continue; // handled through lostRecent_ above
@@ -300,14 +312,20 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
         if (p->inFlight)
             bytesInFlight_ -= p->bytes;
         p->acked = true;
-        if (p->inFlight)
-            cc_->onPacketAcked(now, AckedPacket {p->time, qint64(p->bytes)}, rtt_, appLimited);
+        if (p->inFlight && !cc_->inRecovery(p->time)) {
+            ackedForCc.bytes += p->bytes;
+            ackedForCc.sentTime = std::max(ackedForCc.sentTime, p->time);
+        }
         if (p->largestAckedInAck)
             toAck_.removeBelow(p->largestAckedInAck + 1);
         if (session_)
             session_->onFramesAcked(p->frames);
         p->frames.clear();
     }
+    if (session_)
+        session_->onAckDone();
+    if (ackedForCc.bytes > 0)
+        cc_->onPacketAcked(now, ackedForCc, rtt_, appLimited);
     if (largestNew && largestNew->ackEliciting) {
         const Duration sample = now - largestNew->time;
         const Duration ackDelay = std::chrono::microseconds(ack.ackDelayMicros);
@@ -487,7 +505,7 @@ bool Channel::canSendData(Instant now, qsizetype size) const
     if (bytesInFlight_ + size > cc_->window())
         return false;
     // The edge's timer cannot wake us for sub-granularity gaps: release what is due within one tick.
-    return pacer_.nextSendTime(now, size) <= now + ep_.config.timerGranularity;
+    return pacer_.canSendWithin(now, size, ep_.config.timerGranularity);
 }
 
 void Channel::maybeRekey(Instant now)
@@ -564,8 +582,10 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     // Reuse the caller's buffer: resize(0) keeps its capacity unless someone still shares it (then
     // it detaches, leaving their copy intact), so steady sending does not allocate per packet.
     QByteArray &out = tx.bytes;
-    out.resize(0);
-    out.reserve(packetSize);
+    if (!out.isDetached() || out.capacity() < packetSize) {
+        out = QByteArray();
+        out.reserve(packetSize);
+    }
     out.resize(kShortHeaderSize);
     Writer w(out);
     SentFrames frames;
@@ -578,7 +598,8 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     } else {
         // Plan the ACK first so data can use the rest of the packet.
         QByteArray &ackBytes = ackScratch_;
-        ackBytes.resize(0);
+        if (!ackBytes.isEmpty())
+            ackBytes.resize(0);
         if (ackPending_ && !toAck_.isEmpty()) {
             Writer aw(ackBytes);
             wire::writeAck(aw, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
@@ -628,7 +649,9 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     uint8_t *p = reinterpret_cast<uint8_t *>(out.data());
     sendKey_->seal(pn, p, kShortHeaderSize, p + kShortHeaderSize, size_t(plen), p + kShortHeaderSize);
 
-    SentPacket sp;
+    if (!sent_.empty() && sent_.back().pn + 1 != pn)
+        sent_.clear(); // unreachable (pns are consecutive); keep the invariant anyway
+    SentPacket &sp = sent_.emplace_back(); // built in place: no SentPacket temporary to move
     sp.pn = pn;
     sp.time = now;
     sp.bytes = quint32(out.size());
@@ -636,13 +659,6 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     sp.inFlight = ackEliciting;
     sp.largestAckedInAck = ackLargest;
     sp.frames = std::move(frames);
-    if (sent_.empty() || sent_.back().pn + 1 == pn) {
-        sent_.push_back(std::move(sp));
-    } else {
-        // Unreachable (pns are consecutive); keep the invariant anyway.
-        sent_.clear();
-        sent_.push_back(std::move(sp));
-    }
     if (ackEliciting) {
         cc_->onPacketSent(now, out.size(), bytesInFlight_);
         bytesInFlight_ += out.size();

@@ -130,6 +130,7 @@ private:
     quint64 largestReceived_ = 0;
     bool anyReceived_ = false;
     RangeSet received_; // replay window
+    quint64 nextReplayTrim_ = 0; // largest pn at which received_ is trimmed next
     RangeSet toAck_; // ranges to report in ACK frames
     bool ackPending_ = false;
     int ackElicitingSinceAck_ = 0;

@@ -552,13 +552,15 @@ bool Endpoint::pollTransmit(Instant now, Transmit &out)
         d->rrDirty = false;
     }
     const size_t n = d->rrOrder.size();
+    size_t idx = d->rrIndex < n ? d->rrIndex : 0; // wraps by compare: no division per packet
     for (size_t i = 0; i < n; ++i) {
-        const size_t idx = (d->rrIndex + i) % n;
         if (d->rrOrder[idx]->pollTransmit(now, out)) {
             // Stay on this channel while it has a burst; fairness comes from pacing and the cwnd.
             d->rrIndex = idx;
             return true;
         }
+        if (++idx == n)
+            idx = 0;
     }
     out.bytes.resize(0);
     return false;

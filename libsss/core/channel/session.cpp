@@ -156,8 +156,15 @@ void Session::detachChannel()
 
 StreamState *Session::stream(quint64 wireId)
 {
+    // Bulk transfer looks up the same stream for every packet sent and acked: skip the hash.
+    if (wireId == lastStreamId_ && wireId != 0)
+        return lastStream_;
     auto it = streams_.find(wireId);
-    return it == streams_.end() ? nullptr : it->second.get();
+    if (it == streams_.end())
+        return nullptr;
+    lastStreamId_ = wireId;
+    lastStream_ = it->second.get();
+    return lastStream_;
 }
 
 StreamState &Session::createStream(quint64 wireId, bool local)
@@ -390,15 +397,15 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
                 = wire::streamHeaderSize(s->wireId, s->send.sentOffset() + 0xffffff, left(), open);
             const qsizetype room = left() - hdr;
             if (room >= 0) {
-                std::optional<SendBuffer::Chunk> c = s->send.nextChunk(room, limit);
+                // The bytes go straight from the send buffer into the packet (one copy).
+                std::optional<SendBuffer::Chunk> c = s->send.nextRange(room, limit);
                 if (c || (open && !s->openSent)) {
                     const quint64 off = c ? c->offset : s->send.sentOffset();
-                    const qsizetype len = c ? c->data.size() : 0;
+                    const qsizetype len = c ? qsizetype(c->length) : 0;
                     const bool fin = c && c->fin;
                     const bool eom = c && c->messageEnd;
-                    wire::writeStreamHeader(w, s->wireId, off, len, fin, eom, open);
-                    if (len)
-                        w.bytes(c->data);
+                    char *data = wire::writeStreamFrame(w, s->wireId, off, len, fin, eom, open);
+                    s->send.copyOut(off, len, data);
                     const quint64 end = off + quint64(len);
                     if (c && !c->retransmission && end > s->creditedSent) {
                         connSent_ += end - std::max(off, s->creditedSent);
@@ -437,8 +444,14 @@ void Session::onFramesAcked(const SentFrames &frames)
                 s->openAcked = true;
             if (!s->resetQueued) {
                 s->send.onAcked(f.offset, f.length, f.flags & SentFrame::kFin);
-                noteBytesAcked(*s);
+                // One BytesAcked per stream and ACK frame (onAckDone), not one per packet acked.
+                if (bytesAckedPending_ != s->wireId) {
+                    flushBytesAcked();
+                    bytesAckedPending_ = s->wireId;
+                }
             }
+            if (s->sendDone())
+                flushBytesAcked(); // before a reclaim can report Closed
             maybeReclaim(*s);
             break;
         case SentFrame::ResetStream:
@@ -1011,6 +1024,7 @@ void Session::failAll(StreamError code, const QString &message)
         ep_.dropHandle(s->handle);
     }
     streams_.clear();
+    lastStreamId_ = 0;
     scheduler_ = PriorityScheduler();
     control_.clear();
     blockedOpens_.clear();
@@ -1062,6 +1076,15 @@ void Session::noteReadable(StreamState &s)
         return;
     s.readableEventQueued = true;
     emitStreamEvent(Event::Type::Readable, s);
+}
+
+void Session::flushBytesAcked()
+{
+    if (!bytesAckedPending_)
+        return;
+    if (StreamState *s = stream(bytesAckedPending_))
+        noteBytesAcked(*s);
+    bytesAckedPending_ = 0;
 }
 
 void Session::noteBytesAcked(StreamState &s)
@@ -1161,6 +1184,8 @@ void Session::reclaim(StreamState &s)
     if (s.expiry != kNever)
         expiring_.erase({s.expiry, id});
     ep_.dropHandle(s.handle);
+    if (lastStreamId_ == id)
+        lastStreamId_ = 0;
     // Keep the node and its StreamState for the next stream (reset there): a request/response
     // stream would otherwise cost two allocations to create and two frees to retire.
     auto it = streams_.find(id);

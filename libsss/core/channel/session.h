@@ -156,6 +156,8 @@ public:
     // Writes control frames then stream data by priority into w while at most `space` bytes are used.
     void fill(Instant now, Writer &w, qsizetype space, SentFrames &records, bool &ackEliciting);
     void onFramesAcked(const SentFrames &frames);
+    // Ends one ACK frame's feedback: reports the BytesAcked progress onFramesAcked deferred.
+    void onAckDone() { flushBytesAcked(); }
     void onFramesLost(const SentFrames &frames);
     // Applies one validated frame from the peer. Returns false on a protocol violation.
     bool handleFrame(Instant now, const wire::Frame &f);
@@ -219,6 +221,7 @@ private:
     void discardInput(StreamState &s, quint64 upTo);
     void noteReadable(StreamState &s);
     void noteBytesAcked(StreamState &s);
+    void flushBytesAcked();
     void emitStreamEvent(Event::Type t, StreamState &s, StreamError e = StreamError::NoError,
                          const QString &msg = {});
     void reclaim(StreamState &s);
@@ -234,8 +237,11 @@ private:
 
     std::unordered_map<quint64, std::unique_ptr<StreamState>> streams_;
     std::unordered_map<quint64, std::unique_ptr<StreamState>>::node_type spareStream_; // see reclaim()
+    quint64 lastStreamId_ = 0; // stream()'s one-entry cache (0 = empty); reset when a stream goes
+    StreamState *lastStream_ = nullptr;
     PriorityScheduler scheduler_;
     std::deque<SentFrame> control_;
+    quint64 bytesAckedPending_ = 0; // wire id whose BytesAcked waits for onAckDone(), 0 = none
     quint64 nextLocalSeq_ = 1;
     quint64 peerMaxStreams_ = 0; // we may open seqs < this
     quint64 localMaxStreams_ = 0; // the peer may open seqs < this (advertised)

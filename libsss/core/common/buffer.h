@@ -15,6 +15,18 @@ constexpr int varintSize(uint64_t v)
     return v < 64 ? 1 : v < 16384 ? 2 : v < (uint64_t(1) << 30) ? 4 : 8;
 }
 
+// Writes v as a varint of varintSize(v) bytes at p and advances p (the caller made room).
+inline void putVarint(char *&p, uint64_t v)
+{
+    const int n = varintSize(v);
+    v |= uint64_t(n == 1 ? 0 : n == 2 ? 1 : n == 4 ? 2 : 3) << (8 * n - 2);
+    for (int i = n - 1; i >= 0; --i) {
+        p[i] = char(v & 0xff);
+        v >>= 8;
+    }
+    p += n;
+}
+
 // Reads from a borrowed buffer. Every read checks bounds; after a failed read ok() is false and
 // all later reads fail too, so a decoder can read a whole structure and check once.
 class Reader
@@ -116,27 +128,15 @@ public:
     explicit Writer(QByteArray &out) : out_(out) { }
 
     qsizetype size() const { return out_.size(); }
-    void u8(uint8_t v) { out_.append(char(v)); }
+    void u8(uint8_t v) { *grow(1) = char(v); }
     void u16(uint16_t v) { be(v, 2); }
     void u32(uint32_t v) { be(v, 4); }
     void u64(uint64_t v) { be(v, 8); }
     void varint(uint64_t v)
     {
         Q_ASSERT(v <= kVarintMax);
-        switch (varintSize(v)) {
-        case 1:
-            u8(uint8_t(v));
-            break;
-        case 2:
-            be(v | (uint64_t(1) << 14), 2);
-            break;
-        case 4:
-            be(v | (uint64_t(2) << 30), 4);
-            break;
-        default:
-            be(v | (uint64_t(3) << 62), 8);
-            break;
-        }
+        char *p = grow(varintSize(v));
+        putVarint(p, v);
     }
     // resize + memcpy rather than append(): append goes through QByteArray::insert's general
     // path, which shows in the profile when a packet's stream data is copied in.
@@ -144,22 +144,29 @@ public:
     {
         if (n <= 0)
             return;
-        const qsizetype at = out_.size();
-        out_.resize(at + n);
-        std::memcpy(out_.data() + at, data, size_t(n));
+        std::memcpy(grow(n), data, size_t(n));
     }
     void bytes(const QByteArray &b) { bytes(b.constData(), b.size()); }
     void zeros(qsizetype n) { out_.append(n, '\0'); }
 
+    // Extends the array by n bytes (to be written by the caller) and returns where they start.
+    // One resize (cheap within the reserved capacity) instead of append(): frame headers are
+    // written a few bytes at a time, and stream data is copied straight in.
+    char *grow(qsizetype n)
+    {
+        const qsizetype at = out_.size();
+        out_.resize(at + n);
+        return out_.data() + at;
+    }
+
 private:
     void be(uint64_t v, int n)
     {
-        char tmp[8];
+        char *p = grow(n);
         for (int i = n - 1; i >= 0; --i) {
-            tmp[i] = char(v & 0xff);
+            p[i] = char(v & 0xff);
             v >>= 8;
         }
-        out_.append(tmp, n);
     }
     QByteArray &out_;
 };

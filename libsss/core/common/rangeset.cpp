@@ -76,26 +76,34 @@ void RangeSet::remove(uint64_t start, uint64_t end)
 {
     if (start >= end)
         return;
+    // Ranges are cut in place (a node's end, or its key through extract/insert) rather than
+    // erased and re-created: trimming the oldest packet numbers runs for every packet received.
     auto it = map_.upper_bound(start);
     if (it != map_.begin()) {
         auto prev = std::prev(it);
         if (prev->second > start) {
-            const uint64_t ps = prev->first, pe = prev->second;
-            drop(prev);
-            if (ps < start)
-                put(ps, start);
-            if (pe > end)
-                put(end, pe);
-            it = map_.upper_bound(start);
+            if (prev->first < start) {
+                const uint64_t pe = prev->second;
+                prev->second = start;
+                if (pe > end) {
+                    map_.emplace_hint(it, end, pe);
+                    return;
+                }
+            } else {
+                it = prev; // starts at `start`: the loop cuts it
+            }
         }
     }
     while (it != map_.end() && it->first < end) {
-        const uint64_t e = it->second;
-        it = drop(it);
-        if (e > end) {
-            put(end, e);
-            break;
+        if (it->second > end) {
+            // Keep the part above `end`: the new key stays between its neighbours.
+            auto next = std::next(it);
+            auto node = map_.extract(it);
+            node.key() = end;
+            map_.insert(next, std::move(node));
+            return;
         }
+        it = drop(it);
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include "sodium.h"
 
+#include <QtEndian>
 #include <cstring>
 #include <sodium.h>
 
@@ -38,9 +39,12 @@ std::optional<CipherSuite> chooseSuite(uint8_t offered, uint8_t supported)
 
 void makeNonce(const uint8_t iv[12], uint64_t pn, uint8_t nonce[12])
 {
-    std::memcpy(nonce, iv, 12);
-    for (int i = 0; i < 8; ++i)
-        nonce[11 - i] ^= uint8_t(pn >> (8 * i));
+    // The last 8 bytes are XORed with the big-endian packet number: one 64-bit XOR per packet.
+    std::memcpy(nonce, iv, 4);
+    uint64_t tail;
+    std::memcpy(&tail, iv + 4, 8);
+    tail ^= qToBigEndian(pn);
+    std::memcpy(nonce + 4, &tail, 8);
 }
 
 namespace {

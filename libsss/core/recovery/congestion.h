@@ -40,7 +40,8 @@ public:
     // `bytesInFlight` is the amount in flight BEFORE this packet is counted: zero means the
     // sender was idle (CUBIC then moves its epoch so the idle time does not count as growth time).
     virtual void onPacketSent(Instant now, qint64 bytes, qint64 bytesInFlight) = 0;
-    // Called once per acked in-flight packet; appLimited = sender was not using the window.
+    // Called once per ACK frame with the newly acked in-flight packets sent outside recovery,
+    // aggregated (bytes summed, sentTime the latest); appLimited = sender was not using the window.
     virtual void onPacketAcked(Instant now, const AckedPacket &p, const RttEstimator &rtt, bool appLimited)
         = 0;
     // A loss (or ECN CE) signal for a packet sent at `sentTime`. Events for packets sent before the

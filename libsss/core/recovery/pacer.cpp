@@ -66,6 +66,19 @@ Instant Pacer::nextSendTime(Instant now, qint64 bytes) const
     return now + Duration(qint64(waitNs));
 }
 
+bool Pacer::canSendWithin(Instant now, qint64 bytes, Duration slack) const
+{
+    if (std::isinf(rate_) || rate_ <= 0)
+        return true;
+    const double need = double(std::min(std::max(bytes, qint64(0)), capacityBytes()));
+    const double have = tokens(now);
+    if (have + kEpsilonBytes >= need)
+        return true;
+    // nextSendTime waits ceil((need - have) / rate) ns; that is within slack (whole ns) exactly
+    // when (need - have) / rate <= slack.
+    return need - have <= rate_ * toSeconds(slack);
+}
+
 void Pacer::onSent(Instant now, qint64 bytes)
 {
     if (bytes <= 0)

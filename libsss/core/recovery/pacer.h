@@ -26,6 +26,8 @@ public:
     // Earliest time `bytes` may be sent: `now` if it may be sent now. A datagram larger than the
     // bucket waits for a full bucket.
     Instant nextSendTime(Instant now, qint64 bytes) const;
+    // nextSendTime(now, bytes) <= now + slack, without the division and rounding (checked per packet).
+    bool canSendWithin(Instant now, qint64 bytes, Duration slack) const;
     // Consumes credit. Sending ahead of nextSendTime() (e.g. an ack-only packet) is allowed and
     // puts the bucket into debt, bounded by one bucket.
     void onSent(Instant now, qint64 bytes);

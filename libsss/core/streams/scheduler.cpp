@@ -99,6 +99,12 @@ std::optional<uint64_t> PriorityScheduler::front() const
 
 void PriorityScheduler::rotate(uint64_t id)
 {
+    // Alone at the front (one bulk stream): nothing to move, no lookups.
+    if (!levels_.empty()) {
+        const Level &top = levels_.begin()->second;
+        if (top.head == top.tail && top.head->id == id)
+            return;
+    }
     auto it = nodes_.find(id);
     if (it == nodes_.end())
         return;

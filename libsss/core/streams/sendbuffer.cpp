@@ -6,23 +6,6 @@
 
 namespace sss::core {
 
-QByteArray sharedSlice(const QByteArray &source, qsizetype pos, qsizetype n)
-{
-    pos = std::clamp<qsizetype>(pos, 0, source.size());
-    n = std::clamp<qsizetype>(n, 0, source.size() - pos);
-    if (n == 0)
-        return QByteArray();
-    if (pos == 0 && n == source.size())
-        return source;
-    // Copying the data pointer takes a reference on the shared header; narrowing ptr/size then
-    // yields a view that Qt treats like an array with free space at both ends (it never writes
-    // there while the header is shared, and frees the header, not ptr).
-    QByteArray::DataPointer dp = const_cast<QByteArray &>(source).data_ptr();
-    dp.ptr += pos;
-    dp.size = n;
-    return QByteArray(std::move(dp));
-}
-
 namespace detail {
 
 uint64_t Intervals::add(uint64_t start, uint64_t end)
@@ -109,13 +92,6 @@ uint64_t Intervals::runEnd(uint64_t from) const
     return from < it->second ? it->second : from;
 }
 
-std::optional<std::pair<uint64_t, uint64_t>> Intervals::first() const
-{
-    if (map_.empty())
-        return std::nullopt;
-    return *map_.begin();
-}
-
 } // namespace detail
 
 namespace {
@@ -173,12 +149,45 @@ bool SendBuffer::isBoundary(uint64_t offset) const
     return std::binary_search(boundaries_.begin(), boundaries_.end(), offset);
 }
 
-QByteArray SendBuffer::bytesAt(uint64_t offset, qsizetype n) const
+qsizetype SendBuffer::segmentIndex(uint64_t offset) const
 {
+    // New data is taken in order: usually the offset is in the segment found last time or the next.
+    const qsizetype count = segments_.size();
+    for (qsizetype i = hintIndex_; i < count && i < hintIndex_ + 2; ++i) {
+        const Segment &s = segments_[i];
+        if (s.offset > offset)
+            break;
+        if (offset < s.end()) {
+            hintIndex_ = i;
+            return i;
+        }
+    }
     auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
                                [](uint64_t v, const Segment &s) { return v < s.offset; });
     Q_ASSERT(it != segments_.begin());
-    --it;
+    const qsizetype i = qsizetype(it - segments_.begin()) - 1;
+    hintIndex_ = i;
+    return i;
+}
+
+void SendBuffer::copyOut(uint64_t offset, qsizetype n, char *dst) const
+{
+    if (n <= 0)
+        return;
+    qsizetype i = segmentIndex(offset);
+    qsizetype from = qsizetype(offset - segments_[i].offset);
+    for (qsizetype copied = 0; copied < n; ++i, from = 0) {
+        Q_ASSERT(i < segments_.size());
+        const QByteArray &d = segments_[i].data;
+        const qsizetype take = std::min(n - copied, d.size() - from);
+        std::memcpy(dst + copied, d.constData() + from, size_t(take));
+        copied += take;
+    }
+}
+
+QByteArray SendBuffer::bytesAt(uint64_t offset, qsizetype n) const
+{
+    auto it = segments_.begin() + segmentIndex(offset);
     const qsizetype pos = qsizetype(offset - it->offset);
     if (pos + n <= it->data.size())
         return sharedSlice(it->data, pos, n);
@@ -195,11 +204,13 @@ QByteArray SendBuffer::bytesAt(uint64_t offset, qsizetype n) const
     return out;
 }
 
-SendBuffer::Chunk SendBuffer::makeChunk(uint64_t offset, uint64_t end, bool retransmission)
+SendBuffer::Chunk SendBuffer::makeChunk(uint64_t offset, uint64_t end, bool retransmission, bool withData)
 {
     Chunk c;
     c.offset = offset;
-    c.data = bytesAt(offset, qsizetype(end - offset));
+    c.length = end - offset;
+    if (withData)
+        c.data = bytesAt(offset, qsizetype(end - offset));
     c.messageEnd = isBoundary(end);
     c.fin = finished_ && end == written_ && (!finSent_ || finLost_);
     c.retransmission = retransmission;
@@ -212,6 +223,16 @@ SendBuffer::Chunk SendBuffer::makeChunk(uint64_t offset, uint64_t end, bool retr
 
 std::optional<SendBuffer::Chunk> SendBuffer::nextChunk(qsizetype maxBytes, uint64_t flowLimit)
 {
+    return next(maxBytes, flowLimit, true);
+}
+
+std::optional<SendBuffer::Chunk> SendBuffer::nextRange(qsizetype maxBytes, uint64_t flowLimit)
+{
+    return next(maxBytes, flowLimit, false);
+}
+
+std::optional<SendBuffer::Chunk> SendBuffer::next(qsizetype maxBytes, uint64_t flowLimit, bool withData)
+{
     if (cleared_)
         return std::nullopt;
     const uint64_t maxN = maxBytes > 0 ? uint64_t(maxBytes) : 0;
@@ -220,7 +241,7 @@ std::optional<SendBuffer::Chunk> SendBuffer::nextChunk(qsizetype maxBytes, uint6
         const auto [s, e] = *lost_.first();
         const uint64_t end = std::min({e, s + std::min(maxN, e - s), nextBoundaryAfter(s)});
         lost_.subtract(s, end);
-        return makeChunk(s, end, true);
+        return makeChunk(s, end, true, withData);
     }
 
     if (!markersPending_.empty()) {
@@ -243,7 +264,7 @@ std::optional<SendBuffer::Chunk> SendBuffer::nextChunk(qsizetype maxBytes, uint6
         const uint64_t end
             = std::min({written_, flowLimit, s + std::min(maxN, written_ - s), nextBoundaryAfter(s)});
         sentEnd_ = end;
-        return makeChunk(s, end, false);
+        return makeChunk(s, end, false, withData);
     }
 
     if (finished_ && sentEnd_ == written_ && (!finSent_ || finLost_)) {
@@ -277,7 +298,8 @@ void SendBuffer::onAcked(uint64_t offset, uint64_t length, bool fin)
     if (offset < end) {
         acked_.add(offset, end);
         lost_.subtract(offset, end);
-        advanceAckedPrefix();
+        if (offset <= ackedPrefix_) // a range above the prefix cannot extend it
+            advanceAckedPrefix();
     }
     if (length == 0) {
         // Zero-length chunks at a boundary carry its message end.
@@ -319,6 +341,7 @@ void SendBuffer::advanceAckedPrefix()
     while (!segments_.empty() && segments_.front().end() <= ackedPrefix_) {
         held_ -= segments_.front().data.size();
         segments_.pop_front();
+        hintIndex_ = std::max<qsizetype>(hintIndex_ - 1, 0); // the hinted segment moved down
     }
     // Strictly below: a boundary at the prefix may still go out with a FIN-only chunk.
     while (!boundaries_.empty() && boundaries_.front() < ackedPrefix_)
@@ -351,6 +374,7 @@ bool SendBuffer::allAcked() const
 void SendBuffer::clear()
 {
     segments_.clear();
+    hintIndex_ = 0;
     boundaries_.clear();
     acked_.clear();
     lost_.clear();

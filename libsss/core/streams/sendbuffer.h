@@ -4,6 +4,7 @@
 
 #include <QByteArray>
 #include <QList>
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -16,7 +17,23 @@ namespace sss::core {
 // (reference counted like any implicitly shared QByteArray; writing to either detaches as usual).
 // Unlike QByteArray::sliced() it is not guaranteed to be '\0'-terminated, like fromRawData().
 // Out-of-range arguments are clamped.
-QByteArray sharedSlice(const QByteArray &source, qsizetype pos, qsizetype n);
+// Inline: the receive path takes two slices per packet.
+inline QByteArray sharedSlice(const QByteArray &source, qsizetype pos, qsizetype n)
+{
+    pos = std::clamp<qsizetype>(pos, 0, source.size());
+    n = std::clamp<qsizetype>(n, 0, source.size() - pos);
+    if (n == 0)
+        return QByteArray();
+    if (pos == 0 && n == source.size())
+        return source;
+    // Copying the data pointer takes a reference on the shared header; narrowing ptr/size then
+    // yields a view that Qt treats like an array with free space at both ends (it never writes
+    // there while the header is shared, and frees the header, not ptr).
+    QByteArray::DataPointer dp = const_cast<QByteArray &>(source).data_ptr();
+    dp.ptr += pos;
+    dp.size = n;
+    return QByteArray(std::move(dp));
+}
 
 namespace detail {
 
@@ -33,7 +50,12 @@ public:
     bool contains(uint64_t v) const;
     // End of the run containing `from`, or `from` itself if it is not contained.
     uint64_t runEnd(uint64_t from) const;
-    std::optional<std::pair<uint64_t, uint64_t>> first() const;
+    std::optional<std::pair<uint64_t, uint64_t>> first() const // inline: checked per packet acked
+    {
+        if (map_.empty())
+            return std::nullopt;
+        return *map_.begin();
+    }
     uint64_t total() const { return total_; }
     bool isEmpty() const { return map_.empty(); }
     int rangeCount() const { return int(map_.size()); }
@@ -75,6 +97,7 @@ class SendBuffer
 public:
     struct Chunk {
         uint64_t offset = 0;
+        uint64_t length = 0; // data.size() when the chunk carries its bytes
         QByteArray data;
         bool messageEnd = false;
         bool fin = false;
@@ -94,6 +117,11 @@ public:
     // exactly at one has messageEnd), new data never beyond `flowLimit`. A chunk with empty data
     // carries a FIN and/or a message end. Returns nullopt if nothing is sendable.
     std::optional<Chunk> nextChunk(qsizetype maxBytes, uint64_t flowLimit);
+    // The same chunk without its bytes (Chunk::data stays empty): the sender copies them straight
+    // into the packet with copyOut(), with no shared slice to take and release per packet.
+    std::optional<Chunk> nextRange(qsizetype maxBytes, uint64_t flowLimit);
+    // Copies bytes [offset, offset + n) of a range nextRange() returned (still held) to dst.
+    void copyOut(uint64_t offset, qsizetype n, char *dst) const;
     bool hasSendable(uint64_t flowLimit) const;
 
     // Report the fate of a chunk exactly as it was sent (offset, data size, fin). Zero-length
@@ -134,12 +162,16 @@ private:
     };
 
     QByteArray bytesAt(uint64_t offset, qsizetype n) const;
+    qsizetype segmentIndex(uint64_t offset) const;
+    std::optional<Chunk> next(qsizetype maxBytes, uint64_t flowLimit,
+                              bool withData); // the segment holding offset (must be held)
     uint64_t nextBoundaryAfter(uint64_t offset) const; // first boundary > offset, or UINT64_MAX
     bool isBoundary(uint64_t offset) const;
-    Chunk makeChunk(uint64_t offset, uint64_t end, bool retransmission);
+    Chunk makeChunk(uint64_t offset, uint64_t end, bool retransmission, bool withData);
     void advanceAckedPrefix();
 
     QList<Segment> segments_; // contiguous, covering [front.offset, written_)
+    mutable qsizetype hintIndex_ = 0; // segmentIndex()'s last answer (kept valid across pops)
     QList<uint64_t> boundaries_; // strictly increasing message end offsets > ackedPrefix_
     detail::Intervals acked_; // acked bytes (within [0, sentEnd_))
     detail::Intervals lost_; // lost, not acked, awaiting retransmission (subset of un-acked)

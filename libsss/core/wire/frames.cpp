@@ -81,6 +81,27 @@ qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const O
     return n;
 }
 
+char *writeStreamFrame(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
+                       const OpenInfo *open)
+{
+    if (open) {
+        writeStreamHeader(w, id, offset, length, fin, msgEnd, open);
+        return w.grow(length);
+    }
+    // The bulk case: header and data room in one grow.
+    quint8 t = quint8(FrameType::Stream);
+    if (fin)
+        t |= kStreamFin;
+    if (msgEnd)
+        t |= kStreamMsgEnd;
+    char *p = w.grow(1 + varintSize(id) + varintSize(offset) + varintSize(quint64(length)) + length);
+    *p++ = char(t);
+    putVarint(p, id);
+    putVarint(p, offset);
+    putVarint(p, quint64(length));
+    return p;
+}
+
 void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
                        const OpenInfo *open)
 {
@@ -91,10 +112,12 @@ void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, 
         t |= kStreamMsgEnd;
     if (open)
         t |= kStreamOpen;
-    w.u8(t);
-    w.varint(id);
-    w.varint(offset);
-    w.varint(quint64(length));
+    // One grow for the fixed part: this runs for every packet of a bulk transfer.
+    char *p = w.grow(1 + varintSize(id) + varintSize(offset) + varintSize(quint64(length)));
+    *p++ = char(t);
+    putVarint(p, id);
+    putVarint(p, offset);
+    putVarint(p, quint64(length));
     if (open) {
         w.varint(open->parent);
         w.varint(zigzag(open->priority));

@@ -73,6 +73,10 @@ struct CloseFrame {
 void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges = 32);
 void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
                        const OpenInfo *open);
+// The header plus room for `length` data bytes, which the caller writes at the returned pointer
+// (one grow of the packet for the whole frame when there is no open info).
+char *writeStreamFrame(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
+                       const OpenInfo *open);
 qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const OpenInfo *open);
 void writeDatagramHeader(Writer &w, quint64 stream, quint64 id, quint64 total, quint64 offset, qsizetype len);
 qsizetype datagramHeaderSize(quint64 stream, quint64 id, quint64 total, quint64 offset, qsizetype len);

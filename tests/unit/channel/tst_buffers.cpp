@@ -102,6 +102,8 @@ private Q_SLOTS:
     void heldSlicesSurviveSlabReuse();
     void transmitBufferReuse();
     void eventQueueKeepsOrderAndGivesBackBursts();
+    void bytesAckedOncePerAck();
+    void replaysRejectedAcrossWindows();
 };
 
 // The endpoint's event FIFO keeps a small array between turns (no allocation per event) but must
@@ -226,6 +228,109 @@ void tst_ChannelBuffers::transmitBufferReuse()
             got.append(buf, r);
     }
     QCOMPARE(got, payload);
+}
+
+// An ACK frame acknowledging many packets of one stream reports the progress as one BytesAcked
+// event (the edge turns each into a signal), not one per packet, and loses no byte.
+void tst_ChannelBuffers::bytesAckedOncePerAck()
+{
+    Pair p(true);
+    for (int i = 0; i < 50 && !p.rx; ++i)
+        p.exchange();
+    QVERIFY(p.rx);
+    const QByteArray payload = message(2, 300000);
+    QCOMPARE(p.a->write(p.now, p.tx, payload.constData(), payload.size()), qint64(payload.size()));
+
+    qint64 acked = 0;
+    int bigAcks = 0;
+    char buf[65536];
+    for (int round = 0; round < 2000 && acked < payload.size(); ++round) {
+        std::deque<QByteArray> toB, toA;
+        while (p.a->pollTransmit(p.now, p.scratch))
+            toB.push_back(QByteArray(p.scratch.bytes.constData(), p.scratch.bytes.size()));
+        for (const QByteArray &d : toB)
+            p.b->handleDatagram(p.now, p.addrA, d);
+        while (p.b->read(p.rx, buf, sizeof buf) > 0) { }
+        while (p.b->pollEvent()) { }
+        while (p.b->pollTransmit(p.now, p.scratch))
+            toA.push_back(QByteArray(p.scratch.bytes.constData(), p.scratch.bytes.size()));
+        for (const QByteArray &d : toA) {
+            p.a->handleDatagram(p.now, p.addrB, d);
+            int events = 0;
+            while (auto e = p.a->pollEvent()) {
+                if (e->type != Event::Type::BytesAcked)
+                    continue;
+                QCOMPARE(e->stream, p.tx);
+                ++events;
+                acked += e->count;
+                if (e->count >= 5 * 1000)
+                    ++bigAcks;
+            }
+            QVERIFY2(events <= 1,
+                     qPrintable(QStringLiteral("%1 BytesAcked events for one datagram").arg(events)));
+        }
+        p.now += std::chrono::milliseconds(1);
+        for (Endpoint *ep : {p.a.get(), p.b.get()})
+            if (ep->nextTimeout() <= p.now)
+                ep->handleTimeout(p.now);
+    }
+    QCOMPARE(acked, qint64(payload.size()));
+    QVERIFY(bigAcks > 0); // some ACK did cover several packets
+}
+
+// The replay window is trimmed lazily (in steps, not per packet): over a transfer many windows long,
+// copies of packets from 1 to ~3 windows ago must all still be dropped, and the data arrive intact.
+void tst_ChannelBuffers::replaysRejectedAcrossWindows()
+{
+    Pair p(true);
+    for (int i = 0; i < 50 && !p.rx; ++i)
+        p.exchange();
+    QVERIFY(p.rx);
+    const quint64 droppedBefore = p.b->channelStats().value(0).packetsDropped;
+    const qint64 total = 30 * 1000 * 1000; // ~25,000 packets: several 4096-packet windows
+    qint64 written = 0, got = 0;
+    std::vector<QByteArray> history; // every short packet A sent, in order
+    std::mt19937 rng(11);
+    int replayed = 0;
+    char buf[65536];
+    const QByteArray chunk = message(3, 256 * 1024);
+    for (int round = 0; round < 100000 && got < total; ++round) {
+        while (written < total && p.a->writeCapacity(p.tx) > 0) {
+            const qint64 n = std::min<qint64>({p.a->writeCapacity(p.tx), total - written, chunk.size()});
+            QCOMPARE(p.a->write(p.now, p.tx, chunk.constData(), n), n);
+            written += n;
+        }
+        std::deque<QByteArray> toB, toA;
+        while (p.a->pollTransmit(p.now, p.scratch)) {
+            toB.push_back(QByteArray(p.scratch.bytes.constData(), p.scratch.bytes.size()));
+            history.push_back(toB.back());
+        }
+        while (p.b->pollTransmit(p.now, p.scratch))
+            toA.push_back(QByteArray(p.scratch.bytes.constData(), p.scratch.bytes.size()));
+        for (const QByteArray &d : toB)
+            p.b->handleDatagram(p.now, p.addrA, d);
+        // Replay a few earlier packets, from just sent to ~3 windows back.
+        for (size_t k = 0; k < toB.size() / 8 + 1 && history.size() > 10; ++k) {
+            const size_t back = 1 + rng() % std::min<size_t>(history.size() - 1, 12000);
+            p.b->handleDatagram(p.now, p.addrA, history[history.size() - 1 - back]);
+            ++replayed;
+        }
+        for (const QByteArray &d : toA)
+            p.a->handleDatagram(p.now, p.addrB, d);
+        qint64 r;
+        while ((r = p.b->read(p.rx, buf, sizeof buf)) > 0)
+            got += r;
+        while (p.a->pollEvent()) { }
+        while (p.b->pollEvent()) { }
+        p.now += std::chrono::milliseconds(1);
+        for (Endpoint *ep : {p.a.get(), p.b.get()})
+            if (ep->nextTimeout() <= p.now)
+                ep->handleTimeout(p.now);
+    }
+    QCOMPARE(got, total);
+    QVERIFY(history.size() > 5 * 4096);
+    QVERIFY(replayed > 1000);
+    QCOMPARE(p.b->channelStats().value(0).packetsDropped - droppedBefore, quint64(replayed));
 }
 
 QTEST_GUILESS_MAIN(tst_ChannelBuffers)

@@ -193,6 +193,26 @@ private slots:
         QCOMPARE(drainNow(p, t0), 0);
         QCOMPARE(p.nextSendTime(t0 + 1s, kMss), t0 + 1s + 8ms);
     }
+
+    // The per-packet check the channel uses agrees with nextSendTime() <= now + slack, in debt,
+    // with partial credit and unlimited.
+    void canSendWithinMatchesNextSendTime()
+    {
+        for (const qint64 cwnd : {qint64(0), qint64(12000), qint64(1'000'000), qint64(17'000'000)}) {
+            Pacer p(kMss);
+            p.setRate(cwnd, 2ms, false);
+            Instant now = t0;
+            for (int i = 0; i < 3000; ++i) {
+                for (const Duration slack : {Duration::zero(), Duration(1ms), Duration(37us)}) {
+                    const bool expect = p.nextSendTime(now, kMss) <= now + slack;
+                    QCOMPARE(p.canSendWithin(now, kMss, slack), expect);
+                }
+                if (i % 3 != 2)
+                    p.onSent(now, kMss);
+                now += Duration((i * 7919) % 3001); // irregular steps, some zero
+            }
+        }
+    }
 };
 
 QTEST_APPLESS_MAIN(TestPacer)

@@ -63,6 +63,7 @@ private slots:
     void malformedReportsIgnored();
     void clearDropsEverything();
     void intervalsMatchModel();
+    void rangesCopyOutMatchChunks();
 };
 
 void TestSendBuffer::recycleIsFresh()
@@ -427,6 +428,58 @@ void TestSendBuffer::intervalsMatchModel()
             QCOMPARE(gaps, expectGaps);
         }
     }
+}
+
+// nextRange() + copyOut() (the sender's path) hands out the same chunks and bytes as nextChunk(),
+// through segment boundaries, acks that drop segments in front, losses and retransmissions.
+void TestSendBuffer::rangesCopyOutMatchChunks()
+{
+    SendBuffer a, b;
+    QByteArray all;
+    QRandomGenerator rng(7);
+    for (int i = 0; i < 40; ++i) {
+        const QByteArray d = pattern(rng.bounded(1, 5000), i);
+        a.append(d, i % 9 == 8);
+        b.append(d, i % 9 == 8);
+        all += d;
+    }
+    a.finish();
+    b.finish();
+    std::vector<std::pair<uint64_t, uint64_t>> sent;
+    for (int round = 0; round < 10000; ++round) {
+        const qsizetype room = rng.bounded(1, 3000);
+        const auto c = a.nextChunk(room, UINT64_MAX);
+        const auto r = b.nextRange(room, UINT64_MAX);
+        QCOMPARE(bool(r), bool(c));
+        if (!c)
+            break;
+        QCOMPARE(r->offset, c->offset);
+        QCOMPARE(r->length, uint64_t(c->data.size()));
+        QVERIFY(r->data.isEmpty());
+        QCOMPARE(r->fin, c->fin);
+        QCOMPARE(r->messageEnd, c->messageEnd);
+        QCOMPARE(r->retransmission, c->retransmission);
+        QByteArray copied(qsizetype(r->length), '\0');
+        b.copyOut(r->offset, qsizetype(r->length), copied.data());
+        QCOMPARE(copied, c->data);
+        QCOMPARE(copied, all.mid(qsizetype(r->offset), qsizetype(r->length)));
+        sent.emplace_back(r->offset, r->length);
+        // Acknowledge most chunks (dropping acked segments), lose some.
+        if (sent.size() > 3) {
+            const size_t i = rng.bounded(quint32(sent.size()));
+            const auto [o, n] = sent[i];
+            const bool fin = o + n == uint64_t(all.size());
+            if (rng.bounded(5) == 0) {
+                a.onLost(o, n, fin);
+                b.onLost(o, n, fin);
+            } else {
+                a.onAcked(o, n, fin);
+                b.onAcked(o, n, fin);
+            }
+            sent.erase(sent.begin() + qsizetype(i));
+        }
+    }
+    QCOMPARE(b.heldBytes(), a.heldBytes());
 }
 
 QTEST_APPLESS_MAIN(TestSendBuffer)

@@ -7,6 +7,7 @@
 
 #include <QTest>
 #include <climits>
+#include <cstring>
 #include <random>
 #include <set>
 #include <vector>
@@ -320,6 +321,14 @@ void tst_Wire::streamFrameRoundTrip()
         QCOMPARE(f.stream.open->service, info.service);
         QCOMPARE(f.stream.open->protocol, info.protocol);
     }
+    // writeStreamFrame (header + room, one grow) produces the same bytes.
+    QByteArray whole("x"); // not at offset 0 of the packet
+    Writer wf(whole);
+    char *room = writeStreamFrame(wf, id, offset, length, fin, msgEnd, open ? &info : nullptr);
+    QCOMPARE(room, whole.constData() + whole.size() - length);
+    if (length)
+        std::memcpy(room, data.constData(), size_t(length));
+    QCOMPARE(whole.mid(1), out);
     // A reused Frame must not keep stale open info from a previous frame.
     QByteArray plain;
     Writer w2(plain);
