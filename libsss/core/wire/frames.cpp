@@ -51,23 +51,31 @@ bool isAckEliciting(FrameType t)
 void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges)
 {
     Q_ASSERT(!ranges.isEmpty());
-    auto it = ranges.rbegin();
-    const quint64 largest = it->second - 1;
-    int count = std::min(ranges.rangeCount(), maxRanges);
-    w.varint(quint64(FrameType::Ack));
-    w.varint(largest);
-    w.varint(std::min<quint64>(ackDelayMicros, kVarintMax));
-    w.varint(quint64(count - 1));
-    w.varint(largest - it->first); // first range length - 1
-    quint64 smallest = it->first;
-    ++it;
-    for (int i = 1; i < count; ++i, ++it) {
-        // gap: number of unacknowledged packets below `smallest` before this range, minus one
-        const quint64 gap = smallest - it->second - 1;
-        w.varint(gap);
-        w.varint(it->second - 1 - it->first);
-        smallest = it->first;
-    }
+    const int count = std::min(ranges.rangeCount(), maxRanges);
+    auto top = ranges.rbegin();
+    const quint64 largest = top->second - 1;
+    const quint64 delay = std::min<quint64>(ackDelayMicros, kVarintMax);
+    // Sized first, then written with one grow: every packet carries an ACK.
+    auto forEachField = [&](auto &&put) {
+        auto it = top;
+        put(quint64(FrameType::Ack));
+        put(largest);
+        put(delay);
+        put(quint64(count - 1));
+        put(largest - it->first); // first range length - 1
+        quint64 smallest = it->first;
+        ++it;
+        for (int i = 1; i < count; ++i, ++it) {
+            // gap: number of unacknowledged packets below `smallest` before this range, minus one
+            put(smallest - it->second - 1);
+            put(it->second - 1 - it->first);
+            smallest = it->first;
+        }
+    };
+    qsizetype size = 0;
+    forEachField([&](quint64 v) { size += varintSize(v); });
+    char *p = w.grow(size);
+    forEachField([&](quint64 v) { putVarint(p, v); });
 }
 
 qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const OpenInfo *open)
