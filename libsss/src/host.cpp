@@ -114,6 +114,12 @@ bool HostPrivate::start(std::unique_ptr<detail::Platform> platform)
 
 void HostPrivate::stop(bool emitSignals)
 {
+    // Tell every peer we are leaving (one CLOSE each, sent now): they end our sessions at once
+    // instead of holding them until an idle timeout.
+    if (endpoint_ && platform_) {
+        endpoint_->shutdown(platform_->now());
+        transmit();
+    }
     // Streams first: they must never reach a dead endpoint.
     const auto streams = streams_;
     streams_.clear();
@@ -602,8 +608,10 @@ QHostAddress Host::localAddress() const
 }
 
 /*!
-    Closes the socket and drops all channels without notifying peers. Every Stream on this Host
-    becomes Closed with error Stream::Error::HostNotBound. The Host may be bound again.
+    Closes the socket and drops all channels, after sending each peer one CLOSE that ends its
+    session with us (its streams fail with Stream::Error::ChannelLost at once instead of after an
+    idle timeout). Every Stream on this Host becomes Closed with error Stream::Error::HostNotBound.
+    The Host may be bound again. Destroying a bound Host does the same.
 */
 void Host::close()
 {

@@ -206,6 +206,7 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
             break;
         case FrameType::Close:
             closeReason_ = f.close.reason.isEmpty() ? QStringLiteral("closed by peer") : f.close.reason;
+            peerCloseCode_ = f.close.code;
             state_ = State::Closed;
             ep_.trace(now, "connectivity:closed_by_peer", closeReason_);
             break;

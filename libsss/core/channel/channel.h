@@ -71,6 +71,9 @@ public:
     void close(Instant now, quint64 code, const QString &reason);
     bool isDead() const { return state_ == State::Closed; }
     QString closeReason() const { return closeReason_; }
+    // The code of the CLOSE the peer sent (kNoPeerClose if none).
+    static constexpr quint64 kNoPeerClose = ~quint64(0);
+    quint64 peerClosedCode() const { return peerCloseCode_; }
     bool closedByIdle() const { return idleExpired_; }
 
     Duration smoothedRtt() const { return rtt_.hasSample() ? rtt_.smoothed() : 100ms; }
@@ -168,6 +171,7 @@ private:
     Instant closeDeadline_ = kNever;
     bool closeFrameQueued_ = false;
     quint64 closeCode_ = 0;
+    quint64 peerCloseCode_ = kNoPeerClose;
 
     QByteArray ackScratch_; // the planned ACK frame, reused across packets
     std::vector<SentPacket *> newlyAcked_; // onAckFrame's scratch list, reused across ACKs

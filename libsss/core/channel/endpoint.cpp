@@ -371,6 +371,9 @@ struct Endpoint::Private {
     void retire(Instant now, Channel *ch)
     {
         Session *s = ch->session();
+        // The peer is going away for good: end the session now rather than linger for it.
+        if (s && s->channel() == ch && ch->peerClosedCode() == kCloseEndpointShutdown)
+            s->failAll(StreamError::ChannelLost, ch->closeReason());
         if (s) {
             if (s->channel() == ch) {
                 ch->abandonInFlight();
@@ -1002,6 +1005,13 @@ quint64 Endpoint::handshakeStateCount() const
 quint64 Endpoint::sessionCount() const
 {
     return d->sessions.size();
+}
+
+void Endpoint::shutdown(Instant now)
+{
+    d->shared.lastNow = now;
+    for (auto &[cid, ch] : d->channels)
+        ch->close(now, kCloseEndpointShutdown, QStringLiteral("the peer host closed"));
 }
 
 void Endpoint::closeAllChannels(Instant now)

@@ -47,6 +47,11 @@ const char *toString(StreamError e);
 
 enum class LinkStatus { Down, Connecting, Stalled, Up };
 
+// CLOSE code (outside the StreamError values) meaning "this endpoint is going away": the receiver
+// ends the session at once (its streams fail with ChannelLost, nothing waits for a resumption)
+// instead of keeping it for sessionLinger.
+constexpr quint64 kCloseEndpointShutdown = 0x100;
+
 struct DatagramOptions {
     Instant expiry = kNever; // not sent (and a reliable one is reset) after this time
     bool reliable = false; // force the reliable path (ephemeral substream) whatever the size
@@ -236,6 +241,11 @@ public:
     std::optional<TraceEvent> pollTrace();
     quint64 handshakeStateCount() const; // per-handshake state held (for DoS tests)
     quint64 sessionCount() const;
+
+    // The application is closing the endpoint: every established channel queues one CLOSE
+    // (kCloseEndpointShutdown), which the next pollTransmit() calls send. Best effort, like QUIC's
+    // immediate close: peers that miss it find out by idle timeout.
+    void shutdown(Instant now);
 
     // ---- test hooks
     void closeAllChannels(Instant now); // graceful CLOSE of every channel (streams then re-attach)

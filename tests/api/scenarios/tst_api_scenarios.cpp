@@ -219,6 +219,36 @@ private slots:
     // way (the next request carries the acknowledgement of the last answer); extra packets per
     // request (credit updates, acks sent alone, close bookkeeping) double the per-request CPU cost
     // and the latency on a real network.
+    void closingHostEndsPeerSessions()
+    {
+        // A Host that closes (or is destroyed) sends each peer one CLOSE saying it is going away:
+        // the peer fails that session's streams and forgets the session within a round trip,
+        // instead of holding both until its idle timeout (30 s) and session linger (60 s).
+        SSS_SEED_GUARD(seed());
+        for (const bool destroy : {false, true}) {
+            World w(seed(), link(1e8, 10ms));
+            QVERIFY(w.ok);
+            Stream *s = w.connect();
+            QVERIFY(s);
+            s->write("hello");
+            QVERIFY(w.run([&] { return w.accepted.size() == 1 && w.accepted[0]->bytesAvailable() == 5; }));
+            QPointer<Stream> serverSide = w.accepted[0];
+            QSignalSpy errors(serverSide.data(), &Stream::errorOccurred);
+            QCOMPARE(w.server->channels().size(), 1);
+            const core::Instant t0 = w.sim.now();
+            if (destroy)
+                w.client.reset();
+            else
+                w.client->close();
+            QVERIFY(w.run([&] { return !errors.isEmpty(); }, 2s));
+            QVERIFY2(w.sim.now() - t0 < 100ms, "the server learnt it within a round trip");
+            QCOMPARE(serverSide->error(), Stream::Error::ChannelLost);
+            QCOMPARE(serverSide->state(), Stream::State::Closed);
+            QVERIFY(w.run([&] { return w.server->channels().isEmpty(); }, 2s));
+            QCOMPARE(w.server->linkStatus(w.client ? w.client->peerId() : PeerId()), Host::LinkStatus::Down);
+        }
+    }
+
     void serialRequestsCostOneDatagramEachWay()
     {
         SSS_SEED_GUARD(seed());
