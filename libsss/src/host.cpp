@@ -204,7 +204,7 @@ void HostPrivate::drive()
         if (!endpoint_)
             break;
         transmit();
-        endpoint_->reclaimFinishedStreams(); // after the send: not on a request's critical path
+        endpoint_->afterTransmit(); // after the send: not on a request's critical path
         platform_->armTimer(endpoint_->nextTimeout());
         if (!endpoint_->hasPendingEvents() && !flushWanted_ && !hasDeferred())
             break;

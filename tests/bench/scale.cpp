@@ -77,7 +77,7 @@ public:
         const SocketAddress from = addrs_.value(e);
         while (std::optional<Transmit> t = e->pollTransmit(now_))
             q_.push_back({from, t->to, std::move(t->bytes)});
-        e->reclaimFinishedStreams();
+        e->afterTransmit();
     }
 
     // Delivers everything queued (and what that provokes) until the network is quiet. `touched`

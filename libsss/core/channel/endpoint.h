@@ -180,11 +180,13 @@ public:
     // its batch of Transmits across turns, so steady sending allocates nothing). False if nothing
     // to send (out is then left empty).
     bool pollTransmit(Instant now, Transmit &out);
-    // Frees the state of streams that finished both ways since the last call (their Closed events
-    // follow). Drivers call it once the packets of a turn are handed to the network, so this work
-    // is not between a request arriving and its answer leaving. Without it, finished streams are
-    // freed in batches of 256 per session; an explicit release() frees at once.
-    void reclaimFinishedStreams();
+    // Work that can wait until the packets of a turn are handed to the network, so that it is not
+    // between a request arriving and its answer leaving: frees the state of streams that finished
+    // both ways since the last call (their Closed events follow), and, on an endpoint that answers
+    // handshakes, computes the next response's ephemeral key. Drivers call it after each send.
+    // Without it, finished streams are freed in batches of 256 per session (an explicit release()
+    // frees at once) and responses compute their ephemeral key inline.
+    void afterTransmit();
     Instant nextTimeout() const; // kNever if nothing is scheduled
     std::optional<Event> pollEvent();
     bool pollEvent(Event &out); // same, into a reused Event; false if none

@@ -324,11 +324,13 @@ std::optional<Responder::Incoming> Responder::consumeInitiation(const QByteArray
 
 std::optional<Responder::Reply> Responder::makeResponse(const Incoming &in, uint64_t localCid,
                                                         CipherSuite chosen, const QByteArray &appPayload,
-                                                        const QByteArray &testEphemeralSecret)
+                                                        const QByteArray &ephemeralSecret,
+                                                        const QByteArray &ephemeralPublic)
 {
     if (!local_.isValid() || !isKnownSuite(uint8_t(chosen)) || !(suiteBit(chosen) & in.offeredSuites)
         || appPayload.size() > kMaxResponseAppPayload || in.initiatorPeerId.size() != kPeerIdSize
-        || (!testEphemeralSecret.isEmpty() && testEphemeralSecret.size() != 32))
+        || (!ephemeralSecret.isEmpty() && ephemeralSecret.size() != 32)
+        || (!ephemeralPublic.isEmpty() && (ephemeralPublic.size() != 32 || ephemeralSecret.isEmpty())))
         return std::nullopt;
     Reply reply;
     Writer w(reply.packet);
@@ -343,8 +345,9 @@ std::optional<Responder::Reply> Responder::makeResponse(const Incoming &in, uint
     pw.u8(uint8_t(chosen));
     pw.u16(uint16_t(appPayload.size()));
     pw.bytes(appPayload);
-    QByteArray eph = randomEphemeral(testEphemeralSecret, random_);
-    reply.packet += st.writeMessage2(plain, u8p(eph));
+    QByteArray eph = randomEphemeral(ephemeralSecret, random_);
+    reply.packet
+        += st.writeMessage2(plain, u8p(eph), ephemeralPublic.size() == 32 ? u8p(ephemeralPublic) : nullptr);
     secureWipe(eph);
     reply.packet += mac(mac1Key(in.initiatorPeerId), reply.packet, reply.packet.size());
     reply.packet.append(kMacSize, '\0'); // mac2 unused in this direction

@@ -1,6 +1,9 @@
 #include "identity.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <mutex>
 #include <sodium.h>
 
 namespace sss::core::crypto {
@@ -102,11 +105,47 @@ bool StaticIdentity::verify(const QByteArray &publicKey, const QByteArray &msg, 
         == 0;
 }
 
+namespace {
+// Converting (and validating) an Ed25519 public key costs ~110 us here, about two X25519
+// operations, and every handshake needs the peer's: a client connecting to the same server again,
+// or a server seeing a returning client, would redo it. The conversion is a pure function of
+// public data, so the last results are kept process-wide (Hosts may live on different threads).
+struct X25519Cache {
+    static constexpr int kSize = 64;
+    std::mutex lock;
+    std::array<std::array<uint8_t, 64>, kSize> entries {}; // Ed25519 key | X25519 key
+    int used = 0, next = 0;
+};
+X25519Cache &x25519Cache()
+{
+    static X25519Cache cache;
+    return cache;
+}
+} // namespace
+
 bool peerIdToX25519(const uint8_t *pk32, uint8_t *out32)
 {
+    X25519Cache &c = x25519Cache();
+    {
+        std::lock_guard<std::mutex> guard(c.lock);
+        for (int i = 0; i < c.used; ++i) {
+            if (std::memcmp(c.entries[size_t(i)].data(), pk32, 32) == 0) {
+                std::memcpy(out32, c.entries[size_t(i)].data() + 32, 32);
+                return true;
+            }
+        }
+    }
     ensureInitialized();
     // libsodium rejects small-order and non-canonical points and points outside the main subgroup.
-    return crypto_sign_ed25519_pk_to_curve25519(out32, pk32) == 0;
+    if (crypto_sign_ed25519_pk_to_curve25519(out32, pk32) != 0)
+        return false; // invalid keys are not cached: they stay rejected by libsodium every time
+    std::lock_guard<std::mutex> guard(c.lock);
+    std::array<uint8_t, 64> &e = c.entries[size_t(c.next)];
+    std::memcpy(e.data(), pk32, 32);
+    std::memcpy(e.data() + 32, out32, 32);
+    c.next = (c.next + 1) % X25519Cache::kSize;
+    c.used = std::min(c.used + 1, X25519Cache::kSize);
+    return true;
 }
 
 bool isValidPeerId(const QByteArray &pk32)

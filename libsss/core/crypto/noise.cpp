@@ -207,10 +207,14 @@ std::optional<QByteArray> IkHandshake::readMessage1(const QByteArray &message, S
     return ss_.decryptAndHash(message.mid(80));
 }
 
-QByteArray IkHandshake::writeMessage2(const QByteArray &payload, const uint8_t ephemeralSecret[32])
+QByteArray IkHandshake::writeMessage2(const QByteArray &payload, const uint8_t ephemeralSecret[32],
+                                      const uint8_t *ephemeralPublic)
 {
     std::memcpy(eSecret_.data(), ephemeralSecret, 32);
-    dhPublic(ePublic_.data(), eSecret_.data());
+    if (ephemeralPublic)
+        std::memcpy(ePublic_.data(), ephemeralPublic, 32);
+    else
+        dhPublic(ePublic_.data(), eSecret_.data());
     QByteArray msg(reinterpret_cast<const char *>(ePublic_.data()), 32);
     ss_.mixHash(ePublic_.data(), 32);
     Secret<32> shared;

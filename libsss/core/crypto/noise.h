@@ -76,7 +76,9 @@ public:
     QByteArray writeMessage1(const QByteArray &payload, const uint8_t ephemeralSecret[32]);
     std::optional<QByteArray> readMessage1(const QByteArray &message, StaticToDh toDh);
     // <- e, ee, se, payload
-    QByteArray writeMessage2(const QByteArray &payload, const uint8_t ephemeralSecret[32]);
+    // `ephemeralPublic`: base * ephemeralSecret computed earlier (Responder::prepare), or null.
+    QByteArray writeMessage2(const QByteArray &payload, const uint8_t ephemeralSecret[32],
+                             const uint8_t *ephemeralPublic = nullptr);
     std::optional<QByteArray> readMessage2(const QByteArray &message);
 
     // k1 protects initiator -> responder, k2 responder -> initiator.

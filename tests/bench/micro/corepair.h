@@ -147,7 +147,7 @@ private:
             ++packets_;
             any = true;
         }
-        ep.reclaimFinishedStreams();
+        ep.afterTransmit();
         return any;
     }
 

@@ -77,8 +77,8 @@ struct Fixture {
                 a.handleDatagram(now, addrB, t->bytes);
                 moved = true;
             }
-            a.reclaimFinishedStreams();
-            b.reclaimFinishedStreams();
+            a.afterTransmit();
+            b.afterTransmit();
             while (auto e = b.pollEvent()) {
                 if (e->type == Event::Type::NewConnection || e->type == Event::Type::Readable) {
                     char buf[64];

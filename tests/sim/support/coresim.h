@@ -81,7 +81,7 @@ private:
                 ++transmits;
                 socket_->send(t->to, t->bytes);
             }
-            ep->reclaimFinishedStreams();
+            ep->afterTransmit();
             bool delivered = false;
             while (std::optional<core::Event> e = ep->pollEvent()) {
                 delivered = true;

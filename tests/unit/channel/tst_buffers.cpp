@@ -3,6 +3,7 @@
 // into memory that a QByteArray still held elsewhere references.
 #include "channel/endpoint.h"
 #include "channel/shared.h"
+#include "crypto/handshake.h"
 #include "crypto/identity.h"
 
 #include <QTest>
@@ -75,8 +76,8 @@ struct Pair {
             toA.push_back(QByteArray(scratch.bytes.constData(), scratch.bytes.size()));
             ++moved;
         }
-        a->reclaimFinishedStreams();
-        b->reclaimFinishedStreams();
+        a->afterTransmit();
+        b->afterTransmit();
         for (const QByteArray &p : toB)
             b->handleDatagram(now, addrA, p);
         for (const QByteArray &p : toA)
@@ -102,9 +103,55 @@ private Q_SLOTS:
     void heldSlicesSurviveSlabReuse();
     void transmitBufferReuse();
     void eventQueueKeepsOrderAndGivesBackBursts();
+    void responseEphemeralsPreparedAndNeverReused();
     void bytesAckedOncePerAck();
     void replaysRejectedAcrossWindows();
 };
+
+// A responder computes its next ephemeral key in afterTransmit(), off the path of the next
+// handshake. Each key must serve one response only: clients connecting one after another (with and
+// without afterTransmit() in between) all complete, and no two responses carry the same ephemeral.
+void tst_ChannelBuffers::responseEphemeralsPreparedAndNeverReused()
+{
+    const SocketAddress addrServer {QHostAddress(QHostAddress::LocalHost), 5000};
+    Instant now = Instant {} + std::chrono::hours(1);
+    std::mt19937_64 rng {7};
+    auto random = [&rng](uint8_t *o, size_t n) {
+        for (size_t i = 0; i < n; ++i)
+            o[i] = uint8_t(rng());
+    };
+    Endpoint server(crypto::StaticIdentity::fromSeed(seedBytes('s')), EndpointConfig {});
+    server.setRandomSource(random);
+    server.listen(kSvc, kProto);
+    QSet<QByteArray> ephemerals;
+    for (int c = 0; c < 6; ++c) {
+        Endpoint client(crypto::StaticIdentity::fromSeed(QByteArray(32, char('A' + c))), EndpointConfig {});
+        client.setRandomSource(random);
+        const SocketAddress addrClient {QHostAddress(QHostAddress::LocalHost), quint16(4000 + c)};
+        const StreamHandle s = client.connectStream(now, server.peerId(), addrServer, kSvc, kProto);
+        QVERIFY(s);
+        client.write(now, s, "x", 1);
+        bool connected = false;
+        for (int step = 0; step < 20 && !connected; ++step) {
+            Transmit t;
+            while (client.pollTransmit(now, t))
+                server.handleDatagram(now, addrClient, t.bytes);
+            while (server.pollTransmit(now, t)) {
+                if (!t.bytes.isEmpty() && quint8(t.bytes[0]) == crypto::kTypeResponse)
+                    ephemerals.insert(t.bytes.mid(18, 32)); // type, version, two cids, then e
+                client.handleDatagram(now, addrServer, t.bytes);
+            }
+            if (c % 2 == 0) // so every other client finds no key prepared: the inline path
+                server.afterTransmit();
+            while (auto e = client.pollEvent())
+                connected = connected || e->type == Event::Type::Connected;
+            while (server.pollEvent()) { }
+            now += std::chrono::milliseconds(1);
+        }
+        QVERIFY2(connected, qPrintable(QStringLiteral("client %1").arg(c)));
+        QCOMPARE(ephemerals.size(), c + 1);
+    }
+}
 
 // The endpoint's event FIFO keeps a small array between turns (no allocation per event) but must
 // not hold on to what a burst grew (1,000,000 streams opened at once would keep ~150 MB).

@@ -28,6 +28,34 @@ class TestCryptoPrimitives : public QObject
 private slots:
     void initTestCase() { ensureInitialized(); }
 
+    void peerIdConversionIsCachedFaithfully()
+    {
+        // peerIdToX25519 keeps its last results process-wide: every answer must still be
+        // libsodium's, for more keys than the cache holds, and invalid keys stay rejected.
+        std::vector<QByteArray> keys;
+        for (int i = 0; i < 100; ++i) {
+            unsigned char pk[32], sk[64];
+            crypto_sign_keypair(pk, sk);
+            keys.emplace_back(reinterpret_cast<const char *>(pk), 32);
+        }
+        const QByteArray smallOrder(32, '\0'); // the identity-adjacent all-zero encoding
+        for (int pass = 0; pass < 3; ++pass) {
+            // Pass 0 converts all 100 (more than the cache holds); later passes ask again for the
+            // last 40, which the cache then answers.
+            for (size_t i = pass == 0 ? 0 : 60; i < keys.size(); ++i) {
+                const QByteArray &k = keys[i];
+                const auto *pk = reinterpret_cast<const uint8_t *>(k.constData());
+                uint8_t got[32], want[32];
+                QVERIFY(peerIdToX25519(pk, got));
+                QCOMPARE(crypto_sign_ed25519_pk_to_curve25519(want, pk), 0);
+                QCOMPARE(QByteArray(reinterpret_cast<char *>(got), 32),
+                         QByteArray(reinterpret_cast<char *>(want), 32));
+                uint8_t bad[32];
+                QVERIFY(!peerIdToX25519(reinterpret_cast<const uint8_t *>(smallOrder.constData()), bad));
+            }
+        }
+    }
+
     void rfc5869_data()
     {
         QTest::addColumn<QByteArray>("ikm");
