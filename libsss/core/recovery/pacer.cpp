@@ -54,29 +54,29 @@ double Pacer::tokens(Instant now) const
     return std::min(capacity, tokens_ + rate_ * toSeconds(now - *lastUpdate_));
 }
 
-Instant Pacer::nextSendTime(Instant now, qint64 bytes) const
+double Pacer::shortfall(Instant now, qint64 bytes) const
 {
     if (std::isinf(rate_) || rate_ <= 0)
-        return now;
+        return 0;
     const double need = double(std::min(std::max(bytes, qint64(0)), capacityBytes()));
     const double have = tokens(now);
-    if (have + kEpsilonBytes >= need)
+    return have + kEpsilonBytes >= need ? 0 : need - have;
+}
+
+Instant Pacer::nextSendTime(Instant now, qint64 bytes) const
+{
+    const double missing = shortfall(now, bytes);
+    if (missing <= 0)
         return now;
-    const double waitNs = std::ceil((need - have) / rate_ * 1e9);
-    return now + Duration(qint64(waitNs));
+    return now + Duration(qint64(std::ceil(missing / rate_ * 1e9)));
 }
 
 bool Pacer::canSendWithin(Instant now, qint64 bytes, Duration slack) const
 {
-    if (std::isinf(rate_) || rate_ <= 0)
-        return true;
-    const double need = double(std::min(std::max(bytes, qint64(0)), capacityBytes()));
-    const double have = tokens(now);
-    if (have + kEpsilonBytes >= need)
-        return true;
-    // nextSendTime waits ceil((need - have) / rate) ns; that is within slack (whole ns) exactly
-    // when (need - have) / rate <= slack.
-    return need - have <= rate_ * toSeconds(slack);
+    // nextSendTime waits ceil(missing / rate) ns; that is within slack (whole ns) exactly when
+    // missing / rate <= slack.
+    const double missing = shortfall(now, bytes);
+    return missing <= 0 || missing <= rate_ * toSeconds(slack);
 }
 
 void Pacer::onSent(Instant now, qint64 bytes)

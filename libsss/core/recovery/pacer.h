@@ -37,6 +37,7 @@ public:
     int burstPackets() const { return burstPackets_; }
     // Credit available at `now`, bytes (may be negative while in debt).
     double tokens(Instant now) const;
+    double shortfall(Instant now, qint64 bytes) const; // bytes of credit still missing (0: none)
 
 private:
     qint64 mss_;
