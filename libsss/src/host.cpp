@@ -156,7 +156,7 @@ void HostPrivate::requestFlush()
     flushPosted_ = true;
     platform_->post([this] {
         flushPosted_ = false;
-        if (flushWanted_ || hasDeferred())
+        if (flushWanted_ || hasCatchUps())
             drive();
     });
 }
@@ -192,7 +192,7 @@ void HostPrivate::drive()
         driveNow_ = platform_->now();
         driveNowValid_ = true;
         flushWanted_ = false;
-        if (!runDeferred())
+        if (!runCatchUps())
             return; // a slot deleted the Host
         // A turn woken by a single datagram is a lone request or answer: send what its slots wrote
         // before telling them a stream has ended (see deliverEvents). Under load, coalesce.
@@ -206,12 +206,12 @@ void HostPrivate::drive()
         transmit();
         endpoint_->afterTransmit(); // after the send: not on a request's critical path
         platform_->armTimer(endpoint_->nextTimeout());
-        if (!endpoint_->hasPendingEvents() && !flushWanted_ && !hasDeferred())
+        if (!endpoint_->hasPendingEvents() && !flushWanted_ && !hasCatchUps())
             break;
     }
     --driveDepth_;
     // Rounds exhausted with work left: finish it on a later turn rather than starve the event loop.
-    if (driveDepth_ == 0 && (flushWanted_ || hasDeferred()))
+    if (driveDepth_ == 0 && (flushWanted_ || hasCatchUps()))
         requestFlush();
 }
 
@@ -404,10 +404,10 @@ void HostPrivate::dispatch(const core::Event &e)
     }
 }
 
-bool HostPrivate::runDeferred()
+bool HostPrivate::runCatchUps()
 {
     QPointer<Host> guard(q_func());
-    while (hasDeferred()) {
+    while (hasCatchUps()) {
         std::vector<core::StreamHandle> streams;
         streams.swap(catchUp_);
         for (const core::StreamHandle h : streams) {

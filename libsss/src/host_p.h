@@ -65,7 +65,7 @@ public:
     void onIdle()
     {
         driveNowValid_ = false; // a slot's nested event loop is about to block: time moves on
-        if (flushWanted_ || hasDeferred())
+        if (flushWanted_ || hasCatchUps())
             drive();
     }
 
@@ -106,8 +106,8 @@ public:
     core::Instant driveNow_ {}; // see now()
     bool driveNowValid_ = false;
     std::vector<core::StreamHandle> catchUp_; // postCatchUp() streams, by handle (no guard needed)
-    bool hasDeferred() const { return !catchUp_.empty(); }
-    bool runDeferred(); // the catch-ups; false if a slot deleted the Host
+    bool hasCatchUps() const { return !catchUp_.empty(); }
+    bool runCatchUps(); // the catch-ups; false if a slot deleted the Host
     void catchUp(core::StreamHandle h);
     bool flushWanted_ = false; // a command changed the core since the last drive
     QHash<core::StreamHandle, Stream *> streams_;

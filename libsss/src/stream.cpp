@@ -526,8 +526,7 @@ Stream *Stream::acceptSubstream()
         return nullptr;
     auto *child = new Stream(d->host.data(), this);
     StreamPrivate::get(child)->attach(h, State::Connected, &d->peer);
-    d->hostPrivate()->postCatchUp(child);
-    d->hostPrivate()->requestFlush();
+    d->hostPrivate()->postCatchUp(child); // (which requests the drive that runs it)
     return child;
 }
 

@@ -650,8 +650,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     uint8_t *p = reinterpret_cast<uint8_t *>(out.data());
     sendKey_->seal(pn, p, kShortHeaderSize, p + kShortHeaderSize, size_t(plen), p + kShortHeaderSize);
 
-    if (!sent_.empty() && sent_.back().pn + 1 != pn)
-        sent_.clear(); // unreachable (pns are consecutive); keep the invariant anyway
+    Q_ASSERT(sent_.empty() || sent_.back().pn + 1 == pn); // sentPacket() indexes by pn - front.pn
     SentPacket &sp = sent_.emplace_back(); // built in place: no SentPacket temporary to move
     sp.pn = pn;
     sp.time = now;

@@ -136,21 +136,12 @@ struct Endpoint::Private {
 
     StreamState *resolve(StreamHandle h, Session **session = nullptr)
     {
-        EndpointShared::Resolved &last = shared.lastResolved;
-        if (h != 0 && h == last.handle) {
-            if (session)
-                *session = last.session;
-            return last.state;
-        }
         auto it = shared.handles.find(h);
         if (it == shared.handles.end())
             return nullptr;
         if (session)
             *session = it->second.session;
-        StreamState *st = it->second.session->stream(it->second.wireId);
-        if (st)
-            last = {h, it->second.session, st};
-        return st;
+        return it->second.session->stream(it->second.wireId); // cached per session
     }
 
     // A write through `fn(session, stream)`; -1 (with the error recorded) if the direction is closed.
@@ -167,6 +158,12 @@ struct Endpoint::Private {
             fail(st->error != StreamError::NoError ? st->error : StreamError::Closed,
                  QStringLiteral("cannot write: the stream's write direction is closed"));
         return n;
+    }
+
+    void closeChannels(Instant now, quint64 code, const QString &reason)
+    {
+        for (auto &[cid, ch] : channels)
+            ch->close(now, code, reason);
     }
 
     Channel *addChannel(std::unique_ptr<Channel> c)
@@ -1033,14 +1030,12 @@ quint64 Endpoint::sessionCount() const
 void Endpoint::shutdown(Instant now)
 {
     d->shared.lastNow = now;
-    for (auto &[cid, ch] : d->channels)
-        ch->close(now, kCloseEndpointShutdown, QStringLiteral("the peer host closed"));
+    d->closeChannels(now, kCloseEndpointShutdown, QStringLiteral("the peer host closed"));
 }
 
 void Endpoint::closeAllChannels(Instant now)
 {
-    for (auto &[cid, ch] : d->channels)
-        ch->close(now, 0, QStringLiteral("closed by application"));
+    d->closeChannels(now, 0, QStringLiteral("closed by application"));
 }
 
 void Endpoint::dropChannels()

@@ -169,11 +169,9 @@ StreamState *Session::stream(quint64 wireId)
 
 StreamState &Session::createStream(quint64 wireId, bool local)
 {
-    if (!spareStream_.empty()) { // already reset by reclaim()
-        spareStream_.key() = wireId;
-        StreamState &ref = *spareStream_.mapped();
-        streams_.insert(std::move(spareStream_));
-        spareStream_ = {};
+    if (!spareStream_.empty()) { // recycled by reclaim()
+        StreamState &ref = *spareStream_.kept();
+        spareStream_.reinsert(streams_, wireId);
         initStream(ref, wireId, local);
         return ref;
     }
@@ -1186,23 +1184,13 @@ void Session::reclaim(StreamState &s)
     ep_.dropHandle(s.handle);
     if (lastStreamId_ == id)
         lastStreamId_ = 0;
-    // Keep the node and its StreamState for the next stream (reset there): a request/response
-    // stream would otherwise cost two allocations to create and two frees to retire.
-    auto it = streams_.find(id);
+    // Keep the node and its StreamState for the next stream: a request/response stream would
+    // otherwise cost two allocations to create and two frees to retire.
     if (spareStream_.empty()) {
-        spareStream_ = streams_.extract(it);
-        // Reset now, dropping the data it still references (slices pin receive slabs), but keep
-        // the buffers' list storage for the next stream.
-        StreamState &st = *spareStream_.mapped();
-        SendBuffer send = std::move(st.send);
-        RecvBuffer recv = std::move(st.recv);
-        send.recycle();
-        recv.recycle();
-        st = StreamState();
-        st.send = std::move(send);
-        st.recv = std::move(recv);
+        spareStream_.erase(streams_, streams_.find(id));
+        spareStream_.kept()->recycle();
     } else {
-        streams_.erase(it);
+        streams_.erase(id);
     }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "channel/endpoint.h"
+#include "common/sparenode.h"
 #include "streams/datagrams.h"
 #include "streams/flowcontrol.h"
 #include "streams/recvbuffer.h"
@@ -123,6 +124,18 @@ struct StreamState {
         return resetAcked || (!resetQueued && send.isFinished() && send.allAcked() && (openAcked || !local));
     }
     bool recvDone() const { return resetReceived || recv.atEnd() || (discarding && recv.finReceived()); }
+    // Back to a new stream's state for reuse, dropping the data it still references (slices pin
+    // receive slabs) but keeping the send and receive lists' storage.
+    void recycle()
+    {
+        SendBuffer keptSend = std::move(send);
+        RecvBuffer keptRecv = std::move(recv);
+        keptSend.recycle();
+        keptRecv.recycle();
+        *this = StreamState();
+        send = std::move(keptSend);
+        recv = std::move(keptRecv);
+    }
 };
 
 class Session
@@ -194,11 +207,10 @@ public:
     quint64 receiveLimit() const { return connWindow_.limit(); }
     bool hasOpenStreams() const { return !streams_.empty(); }
     // Queues a stream whose life is over (both directions done) for reclaiming. The reclaim itself
-    // waits for sweepReclaims(), which the endpoint calls once it has nothing left to send: freeing
-    // the state is then not on the path between a request arriving and its answer leaving.
+    // waits for sweepReclaims(), which Endpoint::afterTransmit() calls once the turn's packets are
+    // sent: freeing the state is then not on the path between a request and its answer.
     void maybeReclaim(StreamState &s);
     void sweepReclaims();
-    bool hasQueuedReclaims() const { return !reclaimQueue_.empty(); }
 
 private:
     template<typename Chunk> qint64 queueWrite(StreamState &s, qint64 size, bool eom, Chunk &&chunk);
@@ -235,8 +247,9 @@ private:
     Channel *channel_ = nullptr;
     TransportParams peer_;
 
-    std::unordered_map<quint64, std::unique_ptr<StreamState>> streams_;
-    std::unordered_map<quint64, std::unique_ptr<StreamState>>::node_type spareStream_; // see reclaim()
+    using StreamTable = std::unordered_map<quint64, std::unique_ptr<StreamState>>;
+    StreamTable streams_;
+    SpareNode<StreamTable> spareStream_; // node and StreamState kept by reclaim() for the next stream
     quint64 lastStreamId_ = 0; // stream()'s one-entry cache (0 = empty); reset when a stream goes
     StreamState *lastStream_ = nullptr;
     PriorityScheduler scheduler_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "channel/endpoint.h"
+#include "common/sparenode.h"
 #include "crypto/sodium.h"
 #include "wire/frames.h"
 
@@ -15,7 +16,6 @@
 namespace sss::core {
 
 class Session;
-struct StreamState;
 
 struct HandleRef {
     Session *session = nullptr;
@@ -145,37 +145,16 @@ struct EndpointShared {
     StreamHandle newHandle(Session *s, quint64 wireId)
     {
         const StreamHandle h = nextHandle++;
-        if (spareHandle.empty()) {
-            handles.emplace(h, HandleRef {s, wireId});
-        } else {
-            spareHandle.key() = h;
-            spareHandle.mapped() = HandleRef {s, wireId};
-            handles.insert(std::move(spareHandle));
-            spareHandle = {};
-        }
+        spareHandle.insert(handles, h, HandleRef {s, wireId});
         return h;
     }
     // Forgets a handle, keeping one freed map node for the next stream (one stream per request).
     void dropHandle(StreamHandle h)
     {
-        if (lastResolved.handle == h)
-            lastResolved = {};
-        auto it = handles.find(h);
-        if (it == handles.end())
-            return;
-        if (spareHandle.empty())
-            spareHandle = handles.extract(it);
-        else
-            handles.erase(it);
+        if (auto it = handles.find(h); it != handles.end())
+            spareHandle.erase(handles, it);
     }
-    std::unordered_map<StreamHandle, HandleRef>::node_type spareHandle;
-    // The last handle resolved (the application calls the same stream several times in a row:
-    // read, write, shutdown...). Cleared by dropHandle(), the only way a handle goes.
-    struct Resolved {
-        StreamHandle handle = 0;
-        Session *session = nullptr;
-        StreamState *state = nullptr;
-    } lastResolved;
+    SpareNode<std::unordered_map<StreamHandle, HandleRef>> spareHandle;
     void trace(Instant t, const char *name, QString detail)
     {
         if (!tracing)

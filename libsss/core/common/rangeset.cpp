@@ -4,31 +4,10 @@
 
 namespace sss::core {
 
-void RangeSet::put(uint64_t start, uint64_t end)
-{
-    if (spare_.empty()) {
-        map_.emplace(start, end);
-        return;
-    }
-    spare_.key() = start;
-    spare_.mapped() = end;
-    map_.insert(std::move(spare_));
-    spare_ = {};
-}
-
-RangeSet::Map::iterator RangeSet::drop(Map::iterator it)
-{
-    if (!spare_.empty())
-        return map_.erase(it);
-    auto next = std::next(it);
-    spare_ = map_.extract(it);
-    return next;
-}
-
 void RangeSet::clear()
 {
-    if (spare_.empty() && !map_.empty())
-        spare_ = map_.extract(map_.begin());
+    if (!map_.empty())
+        spare_.erase(map_, map_.begin());
     map_.clear();
 }
 
@@ -56,7 +35,7 @@ uint64_t RangeSet::insert(uint64_t start, uint64_t end)
                 return 0;
             added -= prev->second - start;
             start = prev->first;
-            it = drop(prev);
+            it = spare_.erase(map_, prev);
         }
     }
     while (it != map_.end() && it->first <= end) {
@@ -66,9 +45,9 @@ uint64_t RangeSet::insert(uint64_t start, uint64_t end)
             added -= overlapEnd - overlapStart;
         if (e > end)
             end = e;
-        it = drop(it);
+        it = spare_.erase(map_, it);
     }
-    put(start, end);
+    spare_.insert(map_, start, end);
     return added;
 }
 
@@ -103,7 +82,7 @@ void RangeSet::remove(uint64_t start, uint64_t end)
             map_.insert(next, std::move(node));
             return;
         }
-        it = drop(it);
+        it = spare_.erase(map_, it);
     }
 }
 
@@ -161,7 +140,7 @@ uint64_t RangeSet::totalCount() const
 void RangeSet::keepHighest(int n)
 {
     while (int(map_.size()) > n)
-        drop(map_.begin());
+        spare_.erase(map_, map_.begin());
 }
 
 } // namespace sss::core

@@ -2,6 +2,8 @@
 // Used for packet numbers (ack tracking) and byte offsets (stream reassembly, acked data).
 #pragma once
 
+#include "common/sparenode.h"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -56,13 +58,10 @@ public:
     RangeSet &operator=(RangeSet &&) noexcept = default;
 
 private:
-    // One freed node is kept and reused: the common updates (a range trimmed from below, an ACK
-    // frame's set cleared and refilled per packet) would otherwise free a node and allocate one.
-    void put(uint64_t start, uint64_t end);
-    Map::iterator drop(Map::iterator it);
-
     Map map_;
-    Map::node_type spare_;
+    // The common updates (a range trimmed from below, an ACK frame's set cleared and refilled per
+    // packet) would otherwise free a node and allocate one.
+    SpareNode<Map> spare_;
 };
 
 } // namespace sss::core

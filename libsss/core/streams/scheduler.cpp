@@ -5,16 +5,8 @@ namespace sss::core {
 void PriorityScheduler::link(Node *n)
 {
     auto lit = levels_.find(n->priority);
-    if (lit == levels_.end()) {
-        if (spareLevel_.empty()) {
-            lit = levels_.emplace(n->priority, Level {}).first;
-        } else {
-            spareLevel_.key() = n->priority;
-            spareLevel_.mapped() = Level {};
-            lit = levels_.insert(std::move(spareLevel_)).position;
-            spareLevel_ = {};
-        }
-    }
+    if (lit == levels_.end())
+        lit = spareLevel_.insert(levels_, n->priority, Level {});
     Level &l = lit->second;
     n->prev = l.tail;
     n->next = nullptr;
@@ -39,26 +31,15 @@ void PriorityScheduler::unlink(Node *n)
     else
         l.tail = n->prev;
     n->prev = n->next = nullptr;
-    if (!l.head) {
-        if (spareLevel_.empty())
-            spareLevel_ = levels_.extract(lit);
-        else
-            levels_.erase(lit);
-    }
+    if (!l.head)
+        spareLevel_.erase(levels_, lit);
 }
 
 void PriorityScheduler::setActive(uint64_t id, int priority)
 {
     auto it = nodes_.find(id);
     if (it == nodes_.end()) {
-        if (spareNode_.empty()) {
-            it = nodes_.emplace(id, Node {id, priority}).first;
-        } else {
-            spareNode_.key() = id;
-            spareNode_.mapped() = Node {id, priority};
-            it = nodes_.insert(std::move(spareNode_)).position;
-            spareNode_ = {};
-        }
+        it = spareNode_.insert(nodes_, id, Node {id, priority});
         link(&it->second);
         return;
     }
@@ -76,10 +57,7 @@ void PriorityScheduler::remove(uint64_t id)
     if (it == nodes_.end())
         return;
     unlink(&it->second);
-    if (spareNode_.empty())
-        spareNode_ = nodes_.extract(it);
-    else
-        nodes_.erase(it);
+    spareNode_.erase(nodes_, it);
 }
 
 std::optional<int> PriorityScheduler::priorityOf(uint64_t id) const

@@ -1,6 +1,8 @@
 // Strict-priority, round-robin-within-level scheduler of active senders (streams, datagram queues).
 #pragma once
 
+#include "common/sparenode.h"
+
 #include <QtGlobal>
 #include <cstdint>
 #include <functional>
@@ -49,8 +51,8 @@ private:
     Levels levels_;
     // One freed node of each container is kept for the next insertion: a request/response stream
     // is activated and retired once each, which would otherwise cost two malloc/free pairs.
-    std::unordered_map<uint64_t, Node>::node_type spareNode_;
-    Levels::node_type spareLevel_;
+    SpareNode<std::unordered_map<uint64_t, Node>> spareNode_;
+    SpareNode<Levels> spareLevel_;
 };
 
 } // namespace sss::core
