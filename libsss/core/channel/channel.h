@@ -57,6 +57,7 @@ public:
     std::unique_ptr<crypto::InitiatorHandshake> handshake; // initiator only, until established
     QByteArray cachedResponse; // responder: resent for a retransmitted initiation
     QByteArray initiationEphemeral; // responder: identifies that initiation
+    ScheduleSlot sched; // owned by the endpoint
     void establish(Instant now, const crypto::TransportKeys &keys, quint64 peerCid);
     void onHandshakeBytesReceived(qsizetype n) { unvalidatedReceived_ += n; }
     void onHandshakeBytesSent(qsizetype n) { unvalidatedSent_ += n; }

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <tuple>
 
 namespace sss::core {
 
@@ -82,19 +84,141 @@ struct Endpoint::Private {
     quint64 lastOwnTimestamp = 0;
     std::deque<Transmit> out; // handshake replies
     std::deque<Instant> recentHandshakes;
-    // Round-robin over channels. Raw pointers: rebuilt from `channels` after every change to it
-    // (channelsChanged()), before any use.
-    std::vector<Channel *> rrOrder;
-    size_t rrIndex = 0;
-    bool rrDirty = true;
+    // Scheduling, so that a drive costs what it touched rather than the number of channels (a host
+    // with 10,000 idle channels must not scan them per packet). Whatever can change a channel's
+    // sendability or deadline touches it: its packets, its timeouts, the application's commands on
+    // its session, handshake messages. Touched channels wait in `ready` until pollTransmit finds
+    // nothing to send on them; touched channels and sessions have their deadlines recomputed and
+    // refiled (ordered sets: earliest first, ties by cid / creation order) before the next
+    // nextTimeout() or handleTimeout(). Every entry is removed before its object is destroyed
+    // (forget()).
+    std::vector<Channel *> ready;
+    size_t readyIndex = 0; // round robin: stays on a channel while it has a burst
+    std::vector<Channel *> dirtyChannels;
+    std::vector<Session *> dirtySessions;
+    std::set<std::tuple<Instant, quint64, Channel *>> channelDeadlines;
+    std::set<std::tuple<Instant, quint64, Session *>> sessionDeadlines;
+    quint64 nextSessionTie = 0;
+    quint64 visits = 0; // schedulingVisits()
+    QHash<QByteArray, Channel *> byInitiationEphemeral; // responder channels, for retransmitted initiations
     // The channel of the last short-header packet (a receive batch is mostly one channel's): saves
-    // the hash lookup per datagram. Cleared with rrOrder.
+    // the hash lookup per datagram.
     quint64 lastRxCid = 0;
     Channel *lastRx = nullptr;
-    void channelsChanged()
+
+    void markDirty(Channel *ch)
     {
-        rrDirty = true;
-        lastRx = nullptr;
+        if (!ch->sched.dirty) {
+            ch->sched.dirty = true;
+            dirtyChannels.push_back(ch);
+        }
+    }
+    void markDirty(Session *s)
+    {
+        if (!s->sched.dirty) {
+            s->sched.dirty = true;
+            dirtySessions.push_back(s);
+        }
+    }
+    void touch(Channel *ch)
+    {
+        if (!ch->sched.ready) {
+            ch->sched.ready = true;
+            ready.push_back(ch);
+        }
+        markDirty(ch);
+        if (Session *s = ch->session())
+            markDirty(s);
+    }
+    void touch(Session *s)
+    {
+        // Every command resolves its stream through here: the common case (already touched in
+        // this drive) is a few compares, the rest is out of line.
+        const Channel *c = s->channel();
+        if (s->sched.dirty && c && c->sched.ready && c->sched.dirty && !s->handshaking)
+            return;
+        touchAll(s);
+    }
+    [[gnu::noinline]] void touchAll(Session *s)
+    {
+        markDirty(s);
+        if (Channel *c = s->channel())
+            touch(c);
+        if (s->handshaking)
+            touch(s->handshaking);
+    }
+    template<typename T> static void eraseFrom(std::vector<T *> &v, T *x)
+    {
+        v.erase(std::find(v.begin(), v.end(), x));
+    }
+    // Before a channel is destroyed: no list or index may keep it.
+    void forget(Channel *ch)
+    {
+        if (ch->sched.filed != kNever)
+            channelDeadlines.erase({ch->sched.filed, ch->localCid(), ch});
+        if (ch->sched.ready) {
+            eraseFrom(ready, ch);
+            readyIndex = 0;
+        }
+        if (ch->sched.dirty)
+            eraseFrom(dirtyChannels, ch);
+        if (!ch->initiationEphemeral.isEmpty() && byInitiationEphemeral.value(ch->initiationEphemeral) == ch)
+            byInitiationEphemeral.remove(ch->initiationEphemeral);
+        if (lastRx == ch)
+            lastRx = nullptr;
+    }
+    void forget(Session *s)
+    {
+        if (s->sched.filed != kNever)
+            sessionDeadlines.erase({s->sched.filed, s->sched.tie, s});
+        if (s->sched.dirty)
+            eraseFrom(dirtySessions, s);
+    }
+    template<typename T>
+    static void file(std::set<std::tuple<Instant, quint64, T *>> &index, T *x, quint64 tie, Instant t)
+    {
+        if (t == x->sched.filed)
+            return;
+        if (x->sched.filed == kNever) {
+            index.insert({t, tie, x});
+        } else {
+            auto node = index.extract({x->sched.filed, tie, x}); // refiled without an allocation
+            if (t != kNever) {
+                node.value() = {t, tie, x};
+                index.insert(std::move(node));
+            }
+        }
+        x->sched.filed = t;
+    }
+    // A session's own timers, plus the endpoint's for it while it has no channel: reconnecting,
+    // giving up after the linger time, or (nothing left open) removal at once.
+    Instant sessionDeadline(const Session *s) const
+    {
+        Instant t = s->nextTimeout();
+        if (!s->channel() && !s->handshaking) {
+            if (!s->hasOpenStreams())
+                return shared.lastNow;
+            if (s->isInitiator())
+                t = std::min(t, s->nextReconnect);
+            if (s->channelLostAt != kNever)
+                t = std::min(t, s->channelLostAt + cfg().sessionLinger);
+        }
+        return t;
+    }
+    void refreshDeadlines()
+    {
+        visits += dirtyChannels.size() + dirtySessions.size();
+        for (Channel *ch : dirtyChannels) {
+            ch->sched.dirty = false;
+            // A dead channel is due at once: the timeout's sweep retires it.
+            file(channelDeadlines, ch, ch->localCid(), ch->isDead() ? shared.lastNow : ch->nextTimeout());
+        }
+        dirtyChannels.clear();
+        for (Session *s : dirtySessions) {
+            s->sched.dirty = false;
+            file(sessionDeadlines, s, s->sched.tie, sessionDeadline(s));
+        }
+        dirtySessions.clear();
     }
     StreamError lastError = StreamError::NoError;
     QString lastErrorString;
@@ -134,13 +258,16 @@ struct Endpoint::Private {
         return lastOwnTimestamp;
     }
 
+    // With `session` (the commands): the session is touched, its channel may have something to send.
     StreamState *resolve(StreamHandle h, Session **session = nullptr)
     {
         auto it = shared.handles.find(h);
         if (it == shared.handles.end())
             return nullptr;
-        if (session)
+        if (session) {
             *session = it->second.session;
+            touch(*session);
+        }
         return it->second.session->stream(it->second.wireId); // cached per session
     }
 
@@ -162,16 +289,27 @@ struct Endpoint::Private {
 
     void closeChannels(Instant now, quint64 code, const QString &reason)
     {
-        for (auto &[cid, ch] : channels)
+        std::vector<quint64> cids;
+        for (auto &[cid, ch] : channels) {
             ch->close(now, code, reason);
+            touch(ch.get()); // a CLOSE frame to send, or (handshaking) dead already
+            cids.push_back(cid);
+        }
+        std::vector<QByteArray> ids;
+        sweep(now, cids, ids);
     }
 
     Channel *addChannel(std::unique_ptr<Channel> c)
     {
         Channel *raw = c.get();
         channels.emplace(raw->localCid(), std::move(c));
-        channelsChanged();
+        touch(raw);
         return raw;
+    }
+    void eraseChannel(Channel *ch)
+    {
+        forget(ch);
+        channels.erase(ch->localCid());
     }
 
     void startHandshake(Instant now, Session *s, const SocketAddress &to, bool resume)
@@ -193,6 +331,8 @@ struct Endpoint::Private {
     {
         auto s = std::make_unique<Session>(shared, peerId, sessionId, initiator);
         Session *raw = s.get();
+        raw->sched.tie = ++nextSessionTie;
+        markDirty(raw);
         sessions[sessionId] = std::move(s);
         peerSessions[peerId] = raw;
         return raw;
@@ -202,9 +342,12 @@ struct Endpoint::Private {
     {
         if (peerSessions.value(s->peerId()) == s)
             peerSessions.remove(s->peerId());
+        // O(channels), but only when a session ends: channels that replaced each other may still
+        // point at it.
         for (auto &[cid, ch] : channels)
             if (ch->session() == s)
                 ch->setSession(nullptr);
+        forget(s);
         sessions.erase(s->sessionId());
     }
 
@@ -229,15 +372,14 @@ struct Endpoint::Private {
         recentHandshakes.push_back(now);
         const QByteArray ephemeral = pkt.mid(crypto::kInitiationEphemeralOffset, 32);
         // A retransmitted initiation (our response was lost): answer again with the same bytes.
-        for (auto &[cid, ch] : channels) {
-            if (!ch->isInitiator() && ch->initiationEphemeral == ephemeral) {
-                if (ch->peerAddress() == from && !ch->cachedResponse.isEmpty()) {
-                    ch->onHandshakeBytesReceived(pkt.size());
-                    ch->onHandshakeBytesSent(ch->cachedResponse.size());
-                    out.push_back(Transmit {from, ch->cachedResponse});
-                }
-                return;
+        if (Channel *ch = byInitiationEphemeral.value(ephemeral)) {
+            if (ch->peerAddress() == from && !ch->cachedResponse.isEmpty()) {
+                ch->onHandshakeBytesReceived(pkt.size());
+                ch->onHandshakeBytesSent(ch->cachedResponse.size());
+                touch(ch); // its amplification budget changed
+                out.push_back(Transmit {from, ch->cachedResponse});
             }
+            return;
         }
         std::optional<crypto::Responder::Incoming> in = responder->consumeInitiation(pkt);
         if (!in)
@@ -298,12 +440,15 @@ struct Endpoint::Private {
         ch->onHandshakeBytesReceived(pkt.size());
         ch->onHandshakeBytesSent(reply->packet.size());
         Channel *raw = addChannel(std::move(ch));
+        byInitiationEphemeral.insert(ephemeral, raw);
         session->setPeerParams(*params);
         session->lastPeerAddress = from;
         session->everConnected = true;
         session->attachChannel(raw);
         peerSessions[session->peerId()] = session;
         out.push_back(Transmit {from, reply->packet});
+        touch(raw);
+        sweepChannel(now, raw);
     }
 
     // Detaches and forgets every channel of a session (its in-flight frames return to the session).
@@ -317,8 +462,9 @@ struct Endpoint::Private {
                 }
                 if (s->handshaking == it->second.get())
                     s->handshaking = nullptr;
+                forget(it->second.get());
                 it = channels.erase(it);
-                channelsChanged();
+                markDirty(s);
             } else {
                 ++it;
             }
@@ -343,6 +489,8 @@ struct Endpoint::Private {
         if (!params || !s || params->sessionId != s->sessionId()) {
             ch->close(now, quint64(StreamError::ProtocolViolation),
                       QStringLiteral("bad transport parameters"));
+            touch(ch);
+            sweepChannel(now, ch);
             return;
         }
         if (s->everConnected && !params->resume) {
@@ -350,17 +498,23 @@ struct Endpoint::Private {
             s->failAll(StreamError::ChannelLost, QStringLiteral("the peer lost the session state"));
         }
         ch->establish(now, r->keys, r->peerCid);
+        Channel *old = nullptr;
         if (s->channel() && s->channel() != ch) {
-            Channel *old = s->channel();
+            old = s->channel();
             old->abandonInFlight();
             s->detachChannel();
             old->close(now, 0, QStringLiteral("replaced"));
+            touch(old);
         }
         s->handshaking = nullptr;
         s->setPeerParams(*params);
         s->everConnected = true;
         s->attachChannel(ch);
         peerSessions[s->peerId()] = s;
+        touch(ch);
+        if (old)
+            sweepChannel(now, old);
+        sweepChannel(now, ch);
     }
 
     void handleCookieReply(Instant now, const QByteArray &pkt)
@@ -374,6 +528,7 @@ struct Endpoint::Private {
         if (it->second->handshake->consumeCookieReply(pkt)) {
             shared.trace(now, "security:cookie_received", QString());
             it->second->onCookieReply(now);
+            touch(it->second.get());
         }
     }
 
@@ -405,10 +560,11 @@ struct Endpoint::Private {
                 }
             }
         }
-        channels.erase(ch->localCid());
-        channelsChanged();
-        if (s)
+        eraseChannel(ch);
+        if (s) {
+            markDirty(s);
             updateSession(now, s);
+        }
     }
 
     // Reconnects, gives up or reports the link status of one session. Returns false if it was removed.
@@ -454,20 +610,26 @@ struct Endpoint::Private {
             updateSession(now, s);
     }
 
-    // After a timeout (or a handshake message): look at everything.
-    void sweep(Instant now)
+    // After timeouts: retire the given channels if dead, then update the given sessions and those
+    // of the channels. By cid and session id: retiring or updating one may remove another.
+    void sweep(Instant now, const std::vector<quint64> &cids, std::vector<QByteArray> &sessionIds)
     {
-        std::vector<Channel *> dead;
-        for (auto &[cid, ch] : channels)
-            if (ch->isDead())
-                dead.push_back(ch.get());
-        for (Channel *ch : dead)
-            retire(now, ch);
-        std::vector<Session *> all;
-        for (auto &[id, sp] : sessions)
-            all.push_back(sp.get());
-        for (Session *s : all)
-            updateSession(now, s);
+        for (quint64 cid : cids) {
+            auto it = channels.find(cid);
+            if (it == channels.end())
+                continue;
+            if (it->second->isDead())
+                retire(now, it->second.get());
+            else if (Session *s = it->second->session())
+                sessionIds.push_back(s->sessionId());
+        }
+        for (const QByteArray &id : sessionIds) {
+            auto it = sessions.find(id);
+            if (it != sessions.end()) {
+                markDirty(it->second.get());
+                updateSession(now, it->second.get());
+            }
+        }
     }
 };
 
@@ -478,7 +640,8 @@ Endpoint::Endpoint(const crypto::StaticIdentity &identity, const EndpointConfig 
 Endpoint::~Endpoint()
 {
     crypto::secureWipe(d->nextEphSecret);
-    // Sessions reference channels and vice versa: drop channels first.
+    // Sessions reference channels and vice versa: drop channels first. (The scheduling lists go
+    // with Private.)
     d->channels.clear();
     d->sessions.clear();
 }
@@ -518,6 +681,7 @@ void Endpoint::handleDatagram(Instant now, const SocketAddress &from, const char
             d->lastRx = ch;
         }
         ch->handlePacket(now, from, data, size);
+        d->touch(ch);
         d->sweepChannel(now, ch);
         return;
     } else if (t == crypto::kTypeInitiation) {
@@ -527,20 +691,36 @@ void Endpoint::handleDatagram(Instant now, const SocketAddress &from, const char
     } else if (t == crypto::kTypeCookieReply) {
         d->handleCookieReply(now, QByteArray(data, size));
     }
-    d->sweep(now);
+    // (Each handshake handler touches and sweeps the channels it changed.)
 }
 
 void Endpoint::handleTimeout(Instant now)
 {
     d->shared.lastNow = now;
     d->shared.releaseRxSlab();
-    for (auto &[cid, ch] : d->channels)
+    d->refreshDeadlines();
+    // Only what is due: the deadline sets are ordered, earliest first.
+    std::vector<quint64> cids;
+    while (!d->channelDeadlines.empty() && std::get<0>(*d->channelDeadlines.begin()) <= now) {
+        Channel *ch = std::get<2>(*d->channelDeadlines.begin());
+        d->channelDeadlines.erase(d->channelDeadlines.begin());
+        ch->sched.filed = kNever;
+        cids.push_back(ch->localCid());
         if (ch->nextTimeout() <= now)
             ch->handleTimeout(now);
-    for (auto &[id, s] : d->sessions)
+        d->touch(ch);
+    }
+    std::vector<QByteArray> ids;
+    while (!d->sessionDeadlines.empty() && std::get<0>(*d->sessionDeadlines.begin()) <= now) {
+        Session *s = std::get<2>(*d->sessionDeadlines.begin());
+        d->sessionDeadlines.erase(d->sessionDeadlines.begin());
+        s->sched.filed = kNever;
+        ids.push_back(s->sessionId());
         if (s->nextTimeout() <= now)
             s->handleTimeout(now);
-    d->sweep(now);
+        d->touch(s);
+    }
+    d->sweep(now, cids, ids);
 }
 
 std::optional<Transmit> Endpoint::pollTransmit(Instant now)
@@ -559,32 +739,34 @@ bool Endpoint::pollTransmit(Instant now, Transmit &out)
         d->out.pop_front();
         return true;
     }
-    if (d->rrDirty) {
-        d->rrOrder.clear();
-        for (auto &[cid, ch] : d->channels)
-            d->rrOrder.push_back(ch.get());
-        d->rrIndex = 0;
-        d->rrDirty = false;
-    }
-    const size_t n = d->rrOrder.size();
-    size_t idx = d->rrIndex < n ? d->rrIndex : 0; // wraps by compare: no division per packet
-    for (size_t i = 0; i < n; ++i) {
-        if (d->rrOrder[idx]->pollTransmit(now, out)) {
-            // Stay on this channel while it has a burst; fairness comes from pacing and the cwnd.
-            d->rrIndex = idx;
+    // Only touched channels can have something to send. Stay on a channel while it has a burst
+    // (fairness comes from pacing and the cwnd); one with nothing leaves the list until touched.
+    std::vector<Channel *> &ready = d->ready;
+    while (!ready.empty()) {
+        if (d->readyIndex >= ready.size())
+            d->readyIndex = 0;
+        Channel *ch = ready[d->readyIndex];
+        ++d->visits;
+        if (ch->pollTransmit(now, out)) {
+            d->markDirty(ch); // sending arms its loss and keepalive timers
             return true;
         }
-        if (++idx == n)
-            idx = 0;
+        ch->sched.ready = false;
+        ready[d->readyIndex] = ready.back();
+        ready.pop_back();
     }
+    d->readyIndex = 0;
     out.bytes.resize(0);
     return false;
 }
 
 void Endpoint::afterTransmit()
 {
-    while (!d->shared.reclaimPending.empty())
-        d->shared.reclaimPending.back()->sweepReclaims();
+    while (!d->shared.reclaimPending.empty()) {
+        Session *s = d->shared.reclaimPending.back();
+        s->sweepReclaims();
+        d->touch(s); // reclaiming can grant stream credit (a frame to send) and end open streams
+    }
     // The next response's ephemeral key (an X25519 base multiplication, ~70 us here), now rather
     // than while an initiator waits for the response.
     if (d->answersInitiations && d->nextEphSecret.isEmpty()) {
@@ -597,20 +779,14 @@ void Endpoint::afterTransmit()
 
 Instant Endpoint::nextTimeout() const
 {
-    Instant t = kNever;
     if (!d->out.empty())
         return d->shared.lastNow;
-    for (const auto &[cid, ch] : d->channels)
-        t = std::min(t, ch->nextTimeout());
-    for (const auto &[id, s] : d->sessions) {
-        t = std::min(t, s->nextTimeout());
-        if (!s->channel() && !s->handshaking) {
-            if (s->isInitiator() && s->hasOpenStreams())
-                t = std::min(t, s->nextReconnect);
-            if (s->channelLostAt != kNever)
-                t = std::min(t, s->channelLostAt + d->cfg().sessionLinger);
-        }
-    }
+    d->refreshDeadlines();
+    Instant t = kNever;
+    if (!d->channelDeadlines.empty())
+        t = std::get<0>(*d->channelDeadlines.begin());
+    if (!d->sessionDeadlines.empty())
+        t = std::min(t, std::get<0>(*d->sessionDeadlines.begin()));
     return t;
 }
 
@@ -689,6 +865,7 @@ StreamHandle Endpoint::connectStream(Instant now, const QByteArray &peerId, cons
         s = d->newSession(peerId, sid, true);
         d->startHandshake(now, s, hint, false);
     }
+    d->touch(s);
     return s->openTopLevel(now, service, protocol);
 }
 
@@ -1027,6 +1204,11 @@ quint64 Endpoint::sessionCount() const
     return d->sessions.size();
 }
 
+quint64 Endpoint::schedulingVisits() const
+{
+    return d->visits;
+}
+
 void Endpoint::shutdown(Instant now)
 {
     d->shared.lastNow = now;
@@ -1048,9 +1230,11 @@ void Endpoint::dropChannels()
             s->nextReconnect = d->shared.lastNow;
         }
         s->handshaking = nullptr;
+        d->markDirty(s.get());
     }
+    for (auto &[cid, ch] : d->channels)
+        d->forget(ch.get());
     d->channels.clear();
-    d->channelsChanged();
 }
 
 } // namespace sss::core

@@ -243,6 +243,10 @@ public:
     std::optional<TraceEvent> pollTrace();
     quint64 handshakeStateCount() const; // per-handshake state held (for DoS tests)
     quint64 sessionCount() const;
+    // Diagnostic: how many times the endpoint has asked a channel or session for a transmit or a
+    // timer deadline. It grows with what the drives touched, not with the number of channels held
+    // (a host with 10,000 idle channels pays nothing per packet for them); tests check that.
+    quint64 schedulingVisits() const;
 
     // The application is closing the endpoint: every established channel queues one CLOSE
     // (kCloseEndpointShutdown), which the next pollTransmit() calls send. Best effort, like QUIC's

@@ -24,6 +24,16 @@ class Channel;
 struct EndpointShared;
 
 // What a sent packet carried that needs action when it is acknowledged or lost.
+// The endpoint's scheduling bookkeeping for a channel or session (Endpoint::Private): which timer
+// deadline it is filed under, and whether it waits in the ready or recompute lists. Per object, so
+// a drive costs what it touched, not the number of channels.
+struct ScheduleSlot {
+    Instant filed = kNever; // the deadline it is filed under (kNever: not filed)
+    quint64 tie = 0; // orders equal deadlines deterministically (unique per endpoint)
+    bool dirty = false; // its deadline is to be recomputed
+    bool ready = false; // channels: in the ready list (may have something to send)
+};
+
 struct SentFrame {
     enum Kind : quint8 {
         StreamData, // stream, offset, length, flags (fin, open)
@@ -163,6 +173,7 @@ public:
     Instant channelLostAt = kNever;
     Instant nextReconnect = kNever;
     int reconnectAttempts = 0;
+    ScheduleSlot sched; // owned by the endpoint
 
     // ---- packet assembly (called by the channel) and acknowledgement feedback
     bool hasPendingFrames() const;

@@ -17,6 +17,7 @@ private Q_SLOTS:
     void handshakeUnderLoss();
     void serviceNotFound();
     void unreachablePeerFails();
+    void manyIdleChannels();
 };
 
 namespace {
@@ -148,4 +149,72 @@ void tst_CoreChannel::unreachablePeerFails()
 }
 
 QTEST_GUILESS_MAIN(tst_CoreChannel)
+
+void tst_CoreChannel::manyIdleChannels()
+{
+    // A server holding many idle channels: a packet on an active one costs it a bounded number of
+    // scheduling visits, not one per channel held; and the idle channels' own timers still fire:
+    // when their clients vanish without a word, every channel times out and every session goes.
+    constexpr int kIdle = 60;
+    sim::Simulator sim(11);
+    sim::Network net(sim);
+    sim::LinkParams link;
+    link.delay = 5ms;
+    net.setDefaultLink(link);
+    test::CoreNode server(net, net.addHost(QHostAddress(QStringLiteral("10.0.0.1"))), 443);
+    QVERIFY(server.ep->listen(QStringLiteral("svc"), QStringLiteral("v1")));
+    int accepted = 0;
+    server.onEvent = [&](const Event &e) {
+        if (e.type != Event::Type::NewConnection && e.type != Event::Type::Readable)
+            return;
+        accepted += e.type == Event::Type::NewConnection;
+        char buf[64];
+        qint64 n;
+        while ((n = server.ep->read(e.stream, buf, sizeof buf)) > 0)
+            server.ep->write(server.now(), e.stream, buf, n);
+        server.kick();
+    };
+    std::vector<std::unique_ptr<test::CoreNode>> clients;
+    std::vector<StreamHandle> streams;
+    for (int i = 0; i <= kIdle; ++i) {
+        clients.push_back(std::make_unique<test::CoreNode>(
+            net, net.addHost(QHostAddress(quint32(0x0a010000u + quint32(i)))), 5000));
+        const StreamHandle s = clients.back()->ep->connectStream(sim.now(), server.peerId(), server.address(),
+                                                                 QStringLiteral("svc"), QStringLiteral("v1"));
+        QVERIFY(s != 0);
+        clients.back()->ep->write(sim.now(), s, "x", 1);
+        clients.back()->kick();
+        streams.push_back(s);
+    }
+    QVERIFY(sim.runUntil([&] { return accepted == kIdle + 1; }, 10s));
+    sim.runFor(1s); // delayed acks go out: everyone idle
+
+    test::CoreNode &active = *clients.back();
+    int echoed = 0;
+    active.onEvent = [&](const Event &e) {
+        char buf[64];
+        if (e.type == Event::Type::Readable)
+            while (active.ep->read(e.stream, buf, sizeof buf) > 0)
+                ++echoed;
+    };
+    const quint64 visits0 = server.ep->schedulingVisits();
+    constexpr int kRounds = 40;
+    for (int i = 0; i < kRounds; ++i) {
+        const int want = echoed + 1;
+        active.ep->write(sim.now(), streams.back(), "y", 1);
+        active.kick();
+        QVERIFY(sim.runUntil([&] { return echoed >= want; }, 2s));
+    }
+    const double perRound = double(server.ep->schedulingVisits() - visits0) / kRounds;
+    QVERIFY2(perRound < 12,
+             qPrintable(QStringLiteral("%1 scheduling visits per round trip with %2 idle channels")
+                            .arg(perRound)
+                            .arg(kIdle)));
+    QCOMPARE(server.ep->channelStats().size(), kIdle + 1);
+
+    clients.clear(); // gone without CLOSE: only the server's own timers can end its channels
+    QVERIFY(sim.runUntil(
+        [&] { return server.ep->channelStats().isEmpty() && server.ep->sessionCount() == 0; }, 150s));
+}
+
 #include "tst_core_channel.moc"
