@@ -26,6 +26,8 @@ private Q_SLOTS:
     void refusedSubstreams();
     void addressChangeMidTransfer();
     void channelLossAndReattach();
+    void channelStateLostMidTransfer_data();
+    void channelStateLostMidTransfer();
     void discardedDataReleasesConnectionWindow();
     void releaseBeforePeerFinishedIsGraceful();
     void peerLostSessionStartsOver();
@@ -572,6 +574,48 @@ void tst_CoreStreams::channelLossAndReattach()
     QVERIFY(t.byteExact()); // nothing lost, nothing duplicated
     QCOMPARE(t.error, StreamError::NoError);
     QCOMPARE(w.b->ep->sessionCount(), quint64(1));
+}
+
+void tst_CoreStreams::channelStateLostMidTransfer_data()
+{
+    QTest::addColumn<bool>("sender");
+    QTest::newRow("sender forgets its channel") << true;
+    QTest::newRow("receiver forgets its channel") << false;
+}
+
+void tst_CoreStreams::channelStateLostMidTransfer()
+{
+    // One end silently forgets its channel (Endpoint::dropChannels: state loss, no CLOSE) in the
+    // middle of a transfer. Its session, left without a channel, must be scheduled again (the
+    // initiator reconnects and resumes; the responder waits for that), and the other end's dead
+    // channel must time out: the transfer then completes byte-exact on the new channel.
+    QFETCH(bool, sender);
+    const uint64_t seed = sim::testSeeds(1).value(0);
+    sim::SeedGuard guard(seed);
+    sim::LinkParams link;
+    link.bitsPerSecond = 20e6;
+    link.delay = 10ms;
+    EndpointConfig cfg;
+    cfg.idleTimeout = 2s;
+    cfg.keepAliveInterval = 500ms;
+    cfg.sessionLinger = 30s;
+    World w(seed, link, cfg);
+    test::BulkTransfer t(w.a.get(), w.b.get(), kSvc, kProto, 10 * 1000 * 1000);
+    w.sim.runFor(1s);
+    QVERIFY(t.rx.received > 0 && t.rx.received < t.tx.total);
+    test::CoreNode &forgets = sender ? *w.a : *w.b;
+    forgets.ep->dropChannels();
+    QVERIFY(forgets.ep->channelStats().isEmpty());
+    QCOMPARE(forgets.ep->sessionCount(), quint64(1));
+    forgets.kick();
+    QVERIFY(w.sim.runUntil([&] { return t.done(); }, 120s));
+    QVERIFY(t.byteExact());
+    QCOMPARE(t.error, StreamError::NoError);
+    QCOMPARE(w.a->ep->sessionCount(), quint64(1));
+    QCOMPARE(w.b->ep->sessionCount(), quint64(1));
+    w.sim.runFor(10s); // the replaced channels are gone; one live channel each
+    QCOMPARE(w.a->ep->channelStats().size(), 1);
+    QCOMPARE(w.b->ep->channelStats().size(), 1);
 }
 
 void tst_CoreStreams::discardedDataReleasesConnectionWindow()
