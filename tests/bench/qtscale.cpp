@@ -11,6 +11,7 @@
 // cost). Heap (mallinfo2: in-use arena + mmap) is measured after the client opened them (client
 // side only), once everything is delivered and acknowledged (both sides), and after the client
 // Host is destroyed (server side only). Prints text and one "RESULT bench=qtstreams ..." line.
+#include "benchutil.h"
 #include "sim/network.h"
 #include "sim/simulator.h"
 #include "simqt/attach.h"
@@ -19,7 +20,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <malloc.h>
 #include <memory>
 #include <sss/host.h>
 #include <sss/server.h>
@@ -28,22 +28,9 @@
 #include <vector>
 
 using namespace std::chrono_literals;
-using Steady = std::chrono::steady_clock;
-
-namespace {
-
-qint64 heapInUse()
-{
-    const struct mallinfo2 mi = mallinfo2();
-    return qint64(mi.uordblks + mi.hblkhd);
-}
-
-double secondsSince(Steady::time_point t0)
-{
-    return std::chrono::duration<double>(Steady::now() - t0).count();
-}
-
-} // namespace
+using sss::bench::heapInUse;
+using sss::bench::secondsSince;
+using sss::bench::Steady;
 
 int main(int argc, char **argv)
 {

@@ -21,6 +21,7 @@
 //           client; the idle clients are never touched (the Net harness would scan them all per step).
 //           Medians: of the R runs' means per request, and per new channel.
 // Each figure is printed as "RESULT key=value ..." lines as well as text.
+#include "benchutil.h"
 #include "channel/endpoint.h"
 #include "crypto/identity.h"
 
@@ -31,7 +32,6 @@
 #include <cstring>
 #include <deque>
 #include <functional>
-#include <malloc.h>
 #include <memory>
 #include <random>
 #include <string>
@@ -39,20 +39,11 @@
 #include <vector>
 
 using namespace sss::core;
-using Steady = std::chrono::steady_clock;
+using sss::bench::heapInUse;
+using sss::bench::secondsSince;
+using sss::bench::Steady;
 
 namespace {
-
-qint64 heapInUse()
-{
-    const struct mallinfo2 mi = mallinfo2();
-    return qint64(mi.uordblks + mi.hblkhd);
-}
-
-double secondsSince(Steady::time_point t0)
-{
-    return std::chrono::duration<double>(Steady::now() - t0).count();
-}
 
 QByteArray seed(quint64 n, char tag)
 {
@@ -306,16 +297,26 @@ std::vector<StreamHandle> connectClients(Net &net, const std::vector<std::unique
     return streams;
 }
 
+const SocketAddress kServerAddress {QHostAddress("10.0.0.1"), 443};
+
+// A server Endpoint listening on scale/1 at kServerAddress, with the identity `tag` and random seed `rng`.
+std::unique_ptr<Endpoint> makeServer(Net &net, quint64 tag, quint64 rng)
+{
+    auto server
+        = std::make_unique<Endpoint>(crypto::StaticIdentity::fromSeed(seed(tag, 's')), benchConfig(64));
+    seedRandom(*server, rng);
+    net.add(kServerAddress, server.get());
+    server->listen("scale", "1");
+    return server;
+}
+
 bool benchChannels(int n)
 {
     std::printf("== %d channels to one host\n", n);
     const qint64 h0 = heapInUse();
     Net net;
-    auto server = std::make_unique<Endpoint>(crypto::StaticIdentity::fromSeed(seed(2, 's')), benchConfig(64));
-    seedRandom(*server, 21);
-    const SocketAddress sa {QHostAddress("10.0.0.1"), 443};
-    net.add(sa, server.get());
-    server->listen("scale", "1");
+    const SocketAddress sa = kServerAddress;
+    std::unique_ptr<Endpoint> server = makeServer(net, 2, 21);
     quint64 accepted = 0, errors = 0;
     int connected = 0;
     auto onAny = [&](Endpoint *e) {
@@ -583,11 +584,8 @@ bool benchBusyHost(int idle, const BusyOptions &o)
 {
     std::printf("== busy host: one server with %d idle channels\n", idle);
     Net net;
-    auto server = std::make_unique<Endpoint>(crypto::StaticIdentity::fromSeed(seed(3, 's')), benchConfig(64));
-    seedRandom(*server, 31);
-    const SocketAddress sa {QHostAddress("10.0.0.1"), 443};
-    net.add(sa, server.get());
-    server->listen("scale", "1");
+    const SocketAddress sa = kServerAddress;
+    std::unique_ptr<Endpoint> server = makeServer(net, 3, 31);
 
     // The server answers like a request/response server: every substream of the active client's
     // top-level stream carries a 1-byte request and FIN; it answers 1 byte and FIN and drops the

@@ -190,6 +190,17 @@ struct Endpoint::Private {
         }
         x->sched.filed = t;
     }
+    // Takes what is due by `now` off a deadline set (earliest first), unfiled, and hands it to fn.
+    template<typename T, typename F>
+    static void takeDue(std::set<std::tuple<Instant, quint64, T *>> &index, Instant now, F &&fn)
+    {
+        while (!index.empty() && std::get<0>(*index.begin()) <= now) {
+            T *x = std::get<2>(*index.begin());
+            index.erase(index.begin());
+            x->sched.filed = kNever;
+            fn(x);
+        }
+    }
     // A session's own timers, plus the endpoint's for it while it has no channel: reconnecting,
     // giving up after the linger time, or (nothing left open) removal at once.
     Instant sessionDeadline(const Session *s) const
@@ -699,27 +710,21 @@ void Endpoint::handleTimeout(Instant now)
     d->shared.lastNow = now;
     d->shared.releaseRxSlab();
     d->refreshDeadlines();
-    // Only what is due: the deadline sets are ordered, earliest first.
+    // Only what is due (each is touched, so refiled at the next refresh).
     std::vector<quint64> cids;
-    while (!d->channelDeadlines.empty() && std::get<0>(*d->channelDeadlines.begin()) <= now) {
-        Channel *ch = std::get<2>(*d->channelDeadlines.begin());
-        d->channelDeadlines.erase(d->channelDeadlines.begin());
-        ch->sched.filed = kNever;
+    Private::takeDue(d->channelDeadlines, now, [&](Channel *ch) {
         cids.push_back(ch->localCid());
         if (ch->nextTimeout() <= now)
             ch->handleTimeout(now);
         d->touch(ch);
-    }
+    });
     std::vector<QByteArray> ids;
-    while (!d->sessionDeadlines.empty() && std::get<0>(*d->sessionDeadlines.begin()) <= now) {
-        Session *s = std::get<2>(*d->sessionDeadlines.begin());
-        d->sessionDeadlines.erase(d->sessionDeadlines.begin());
-        s->sched.filed = kNever;
+    Private::takeDue(d->sessionDeadlines, now, [&](Session *s) {
         ids.push_back(s->sessionId());
         if (s->nextTimeout() <= now)
             s->handleTimeout(now);
         d->touch(s);
-    }
+    });
     d->sweep(now, cids, ids);
 }
 

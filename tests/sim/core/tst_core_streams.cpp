@@ -544,10 +544,10 @@ void tst_CoreStreams::addressChangeMidTransfer()
     QCOMPARE(w.b->ep->sessionCount(), quint64(1));
 }
 
-void tst_CoreStreams::channelLossAndReattach()
+namespace {
+// 20 Mbit/s, 10 ms; channels die after 2 s of silence and sessions wait 30 s for a new one.
+World reattachWorld(uint64_t seed)
 {
-    const uint64_t seed = sim::testSeeds(1).value(0);
-    sim::SeedGuard guard(seed);
     sim::LinkParams link;
     link.bitsPerSecond = 20e6;
     link.delay = 10ms;
@@ -555,7 +555,15 @@ void tst_CoreStreams::channelLossAndReattach()
     cfg.idleTimeout = 2s;
     cfg.keepAliveInterval = 500ms;
     cfg.sessionLinger = 30s;
-    World w(seed, link, cfg);
+    return World(seed, link, cfg);
+}
+} // namespace
+
+void tst_CoreStreams::channelLossAndReattach()
+{
+    const uint64_t seed = sim::testSeeds(1).value(0);
+    sim::SeedGuard guard(seed);
+    World w = reattachWorld(seed);
     test::BulkTransfer t(w.a.get(), w.b.get(), kSvc, kProto, 10 * 1000 * 1000);
     int downs = 0;
     t.onA = [&](const Event &e) {
@@ -592,14 +600,7 @@ void tst_CoreStreams::channelStateLostMidTransfer()
     QFETCH(bool, sender);
     const uint64_t seed = sim::testSeeds(1).value(0);
     sim::SeedGuard guard(seed);
-    sim::LinkParams link;
-    link.bitsPerSecond = 20e6;
-    link.delay = 10ms;
-    EndpointConfig cfg;
-    cfg.idleTimeout = 2s;
-    cfg.keepAliveInterval = 500ms;
-    cfg.sessionLinger = 30s;
-    World w(seed, link, cfg);
+    World w = reattachWorld(seed);
     test::BulkTransfer t(w.a.get(), w.b.get(), kSvc, kProto, 10 * 1000 * 1000);
     w.sim.runFor(1s);
     QVERIFY(t.rx.received > 0 && t.rx.received < t.tx.total);
