@@ -669,6 +669,12 @@ void tst_Wire::rangeSetTable_data()
                                 << "" << quint64(3);
     QTest::newRow("removeBelow") << "+0-3 +5-8 <6"
                                  << "6-8" << quint64(3);
+    QTest::newRow("tail overlap") << "+1-5 +3-9"
+                                  << "1-9" << quint64(4);
+    QTest::newRow("tail contained") << "+1-5 +7-9 +7-8"
+                                    << "1-5 7-9" << quint64(0);
+    QTest::newRow("tail touch") << "+1-5 +7-9 +9-10"
+                                << "1-5 7-10" << quint64(1);
     QTest::newRow("huge") << "+18446744073709551000-18446744073709551615"
                           << "18446744073709551000-18446744073709551615" << quint64(615);
 }
@@ -704,7 +710,10 @@ void tst_Wire::rangeSetRandomized()
         RangeSet s;
         std::set<quint64> model;
         for (int step = 0; step < 200; ++step) {
-            const quint64 a = rng() % kSpan, b = a + rng() % 40;
+            // A third of the operations near the highest value: the in-order fast paths.
+            const quint64 top = model.empty() ? 0 : *model.rbegin();
+            const quint64 a = rng() % 3 ? rng() % kSpan : top - std::min<quint64>(top, rng() % 8) + rng() % 4;
+            const quint64 b = a + rng() % 40;
             const int op = int(rng() % 10);
             if (op < 6) {
                 quint64 fresh = 0;
