@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QByteArray>
+#include <QtEndian>
 #include <cstdint>
 #include <cstring>
 
@@ -59,9 +60,24 @@ public:
         const int len = 1 << (*p_ >> 6);
         if (!need(len))
             return 0;
-        uint64_t v = *p_++ & 0x3f;
-        for (int i = 1; i < len; ++i)
-            v = (v << 8) | *p_++;
+        // One big-endian load per length instead of a byte loop: every received stream frame
+        // decodes four varints, the offset one 4 or 8 bytes long.
+        uint64_t v;
+        switch (len) {
+        case 1:
+            v = *p_ & 0x3f;
+            break;
+        case 2:
+            v = qFromBigEndian<quint16>(p_) & 0x3fff;
+            break;
+        case 4:
+            v = qFromBigEndian<quint32>(p_) & 0x3fffffff;
+            break;
+        default:
+            v = qFromBigEndian<quint64>(p_) & 0x3fffffffffffffffull;
+            break;
+        }
+        p_ += len;
         return v;
     }
 

@@ -24,6 +24,7 @@ private Q_SLOTS:
     void varintBoundaries_data();
     void varintBoundaries();
     void varintTruncated();
+    void varintSequences();
     void readerBounds();
     void frameRoundTrip_data();
     void frameRoundTrip();
@@ -112,6 +113,29 @@ void tst_Wire::varintTruncated()
             QCOMPARE(r.u8(), uint8_t(0)); // later reads fail too
             QVERIFY(!r.ok());
         }
+    }
+}
+
+// Mixed lengths back to back at every alignment, as in frames: each decodes to what was written.
+void tst_Wire::varintSequences()
+{
+    std::mt19937_64 rng(77);
+    for (int lead = 0; lead < 8; ++lead) {
+        QByteArray out(lead, '\x5a');
+        Writer w(out);
+        std::vector<quint64> values;
+        for (int i = 0; i < 400; ++i) {
+            const int bits = int(rng() % 63); // 0..62: all four lengths, boundaries included
+            const quint64 v
+                = bits == 0 ? 0 : (rng() >> (64 - bits)) | (rng() % 4 ? 0 : (quint64(1) << (bits - 1)));
+            values.push_back(std::min(v, kMax));
+            w.varint(values.back());
+        }
+        Reader r(out.constData() + lead, out.size() - lead);
+        for (quint64 v : values)
+            QCOMPARE(quint64(r.varint()), v);
+        QVERIFY(r.ok());
+        QVERIFY(r.atEnd());
     }
 }
 
