@@ -19,11 +19,21 @@ constexpr int varintSize(uint64_t v)
 // Writes v as a varint of varintSize(v) bytes at p and advances p (the caller made room).
 inline void putVarint(char *&p, uint64_t v)
 {
+    // One big-endian store per length (see Reader::varint).
     const int n = varintSize(v);
-    v |= uint64_t(n == 1 ? 0 : n == 2 ? 1 : n == 4 ? 2 : 3) << (8 * n - 2);
-    for (int i = n - 1; i >= 0; --i) {
-        p[i] = char(v & 0xff);
-        v >>= 8;
+    switch (n) {
+    case 1:
+        *p = char(v);
+        break;
+    case 2:
+        qToBigEndian<quint16>(quint16(v | 0x4000), p);
+        break;
+    case 4:
+        qToBigEndian<quint32>(quint32(v | 0x80000000u), p);
+        break;
+    default:
+        qToBigEndian<quint64>(v | 0xc000000000000000ull, p);
+        break;
     }
     p += n;
 }
