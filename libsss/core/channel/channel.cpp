@@ -33,10 +33,7 @@ void putU32(char *p, quint32 v)
 }
 void putU64(char *p, quint64 v)
 {
-    for (int i = 7; i >= 0; --i) {
-        p[i] = char(v & 0xff);
-        v >>= 8;
-    }
+    qToBigEndian<quint64>(v, p);
 }
 } // namespace
 

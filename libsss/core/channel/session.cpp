@@ -4,6 +4,7 @@
 #include "channel/shared.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace sss::core {
 
@@ -433,6 +434,24 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
 void Session::onFramesAcked(const SentFrames &frames)
 {
     for (const SentFrame &f : frames) {
+        if (f.kind == SentFrame::StreamData && f.stream && f.length > 0 && !(f.flags & SentFrame::kFin)) {
+            if (ackedRun_.stream == f.stream && ackedRun_.end == f.offset && !(f.flags & SentFrame::kOpen)) {
+                ackedRun_.end += f.length; // one send-buffer update per run, not per packet
+                continue;
+            }
+            flushAckedRun();
+            StreamState *s = stream(f.stream);
+            if (!s)
+                continue;
+            if (f.flags & SentFrame::kOpen)
+                s->openAcked = true;
+            if (!s->resetQueued) {
+                ackedRun_ = {f.stream, f.offset, f.offset + f.length};
+                continue;
+            }
+        }
+        // Anything else sees the send buffers as if every frame before it had been applied.
+        flushAckedRun();
         StreamState *s = f.stream ? stream(f.stream) : nullptr;
         switch (f.kind) {
         case SentFrame::StreamData:
@@ -1074,6 +1093,26 @@ void Session::noteReadable(StreamState &s)
         return;
     s.readableEventQueued = true;
     emitStreamEvent(Event::Type::Readable, s);
+}
+
+void Session::flushAckedRun()
+{
+    if (!ackedRun_.stream)
+        return;
+    const AckedRun run = std::exchange(ackedRun_, AckedRun {});
+    StreamState *s = stream(run.stream);
+    if (!s)
+        return;
+    if (!s->resetQueued) {
+        s->send.onAcked(run.start, run.end - run.start, false);
+        if (bytesAckedPending_ != s->wireId) {
+            flushBytesAcked();
+            bytesAckedPending_ = s->wireId;
+        }
+    }
+    if (s->sendDone())
+        flushBytesAcked(); // before a reclaim can report Closed
+    maybeReclaim(*s);
 }
 
 void Session::flushBytesAcked()

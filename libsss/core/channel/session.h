@@ -180,8 +180,13 @@ public:
     // Writes control frames then stream data by priority into w while at most `space` bytes are used.
     void fill(Instant now, Writer &w, qsizetype space, SentFrames &records, bool &ackEliciting);
     void onFramesAcked(const SentFrames &frames);
-    // Ends one ACK frame's feedback: reports the BytesAcked progress onFramesAcked deferred.
-    void onAckDone() { flushBytesAcked(); }
+    // Ends one ACK frame's feedback: applies the acked run and reports the BytesAcked progress
+    // onFramesAcked deferred.
+    void onAckDone()
+    {
+        flushAckedRun();
+        flushBytesAcked();
+    }
     void onFramesLost(const SentFrames &frames);
     // Applies one validated frame from the peer. Returns false on a protocol violation.
     bool handleFrame(Instant now, const wire::Frame &f);
@@ -245,6 +250,7 @@ private:
     void noteReadable(StreamState &s);
     void noteBytesAcked(StreamState &s);
     void flushBytesAcked();
+    void flushAckedRun();
     void emitStreamEvent(Event::Type t, StreamState &s, StreamError e = StreamError::NoError,
                          const QString &msg = {});
     void reclaim(StreamState &s);
@@ -266,6 +272,11 @@ private:
     PriorityScheduler scheduler_;
     std::deque<SentFrame> control_;
     quint64 bytesAckedPending_ = 0; // wire id whose BytesAcked waits for onAckDone(), 0 = none
+    // Acked data frames of one stream that continue each other (consecutive packets of a bulk
+    // transfer), applied to the send buffer as one range: ackedRun_.stream 0 = none.
+    struct AckedRun {
+        quint64 stream = 0, start = 0, end = 0;
+    } ackedRun_;
     quint64 nextLocalSeq_ = 1;
     quint64 peerMaxStreams_ = 0; // we may open seqs < this
     quint64 localMaxStreams_ = 0; // the peer may open seqs < this (advertised)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QByteArray>
+#include <QtEndian>
 #include <cstdint>
 #include <cstring>
 
@@ -18,11 +19,21 @@ constexpr int varintSize(uint64_t v)
 // Writes v as a varint of varintSize(v) bytes at p and advances p (the caller made room).
 inline void putVarint(char *&p, uint64_t v)
 {
+    // One big-endian store per length (see Reader::varint).
     const int n = varintSize(v);
-    v |= uint64_t(n == 1 ? 0 : n == 2 ? 1 : n == 4 ? 2 : 3) << (8 * n - 2);
-    for (int i = n - 1; i >= 0; --i) {
-        p[i] = char(v & 0xff);
-        v >>= 8;
+    switch (n) {
+    case 1:
+        *p = char(v);
+        break;
+    case 2:
+        qToBigEndian<quint16>(quint16(v | 0x4000), p);
+        break;
+    case 4:
+        qToBigEndian<quint32>(quint32(v | 0x80000000u), p);
+        break;
+    default:
+        qToBigEndian<quint64>(v | 0xc000000000000000ull, p);
+        break;
     }
     p += n;
 }
@@ -59,9 +70,24 @@ public:
         const int len = 1 << (*p_ >> 6);
         if (!need(len))
             return 0;
-        uint64_t v = *p_++ & 0x3f;
-        for (int i = 1; i < len; ++i)
-            v = (v << 8) | *p_++;
+        // One big-endian load per length instead of a byte loop: every received stream frame
+        // decodes four varints, the offset one 4 or 8 bytes long.
+        uint64_t v;
+        switch (len) {
+        case 1:
+            v = *p_ & 0x3f;
+            break;
+        case 2:
+            v = qFromBigEndian<quint16>(p_) & 0x3fff;
+            break;
+        case 4:
+            v = qFromBigEndian<quint32>(p_) & 0x3fffffff;
+            break;
+        default:
+            v = qFromBigEndian<quint64>(p_) & 0x3fffffffffffffffull;
+            break;
+        }
+        p_ += len;
         return v;
     }
 

@@ -16,6 +16,18 @@ uint64_t RangeSet::insert(uint64_t start, uint64_t end)
     if (start >= end)
         return 0;
     uint64_t added = end - start;
+    // Fastest path (the next packet number, the next stream chunk): [start, end) touches the
+    // highest range, so it can merge with nothing else. No tree search.
+    if (!map_.empty()) {
+        auto last = std::prev(map_.end());
+        if (start >= last->first && start <= last->second) {
+            if (end <= last->second)
+                return 0;
+            added = end - last->second;
+            last->second = end;
+            return added;
+        }
+    }
     // First range that could touch [start, end): the one starting at or before start.
     auto it = map_.upper_bound(start);
     // Fast path (in-order packet numbers and stream offsets): extend the preceding range in place
@@ -88,6 +100,12 @@ void RangeSet::remove(uint64_t start, uint64_t end)
 
 bool RangeSet::contains(uint64_t v) const
 {
+    // Replay checks ask about the newest packet numbers: the highest range first.
+    if (!map_.empty()) {
+        const auto &last = *std::prev(map_.end());
+        if (v >= last.first)
+            return v < last.second;
+    }
     auto it = map_.upper_bound(v);
     if (it == map_.begin())
         return false;

@@ -113,6 +113,7 @@ private Q_SLOTS:
     void eventQueueKeepsOrderAndGivesBackBursts();
     void responseEphemeralsPreparedAndNeverReused();
     void bytesAckedOncePerAck();
+    void ackedRunsAcrossLossAndStreams();
     void replaysRejectedAcrossWindows();
 };
 
@@ -325,6 +326,72 @@ void tst_ChannelBuffers::bytesAckedOncePerAck()
     }
     QCOMPARE(acked, qint64(payload.size()));
     QVERIFY(bigAcks > 0); // some ACK did cover several packets
+}
+
+// The sender applies acknowledged data of consecutive packets as one range per stream and ACK.
+// Two streams interleaved, a lost packet in every seven and neighbours swapped: the ranges then
+// have gaps, switch streams and arrive out of order (retransmissions), and still every byte must
+// be reported acked once and arrive intact.
+void tst_ChannelBuffers::ackedRunsAcrossLossAndStreams()
+{
+    Pair p(true);
+    QVERIFY(p.connectAndWrite(QByteArray()));
+    const StreamHandle sub = p.a->openSubstream(p.now, p.tx);
+    QVERIFY(sub);
+    const QByteArray payloads[2] = {message(3, 200000), message(4, 150000)};
+    const StreamHandle senders[2] = {p.tx, sub};
+    StreamHandle receivers[2] = {p.rx, 0};
+    qint64 written[2] = {}, acked[2] = {};
+    QByteArray got[2];
+    char buf[65536];
+    int sent = 0;
+    for (int round = 0; round < 5000
+         && (got[0].size() < payloads[0].size() || got[1].size() < payloads[1].size()
+             || acked[0] < payloads[0].size() || acked[1] < payloads[1].size());
+         ++round) {
+        for (int i = 0; i < 2; ++i) {
+            const qint64 n = std::min(p.a->writeCapacity(senders[i]), payloads[i].size() - written[i]);
+            if (n > 0)
+                written[i] += p.a->write(p.now, senders[i], payloads[i].constData() + written[i], n);
+        }
+        std::deque<QByteArray> toB, toA;
+        while (p.a->pollTransmit(p.now, p.scratch)) {
+            if (++sent % 7 == 0)
+                continue; // lost
+            toB.push_back(QByteArray(p.scratch.bytes.constData(), p.scratch.bytes.size()));
+        }
+        for (size_t i = 1; i < toB.size(); i += 3)
+            std::swap(toB[i - 1], toB[i]);
+        for (const QByteArray &d : toB)
+            p.b->handleDatagram(p.now, p.addrA, d);
+        if (!receivers[1])
+            receivers[1] = p.b->acceptSubstream(p.rx);
+        for (int i = 0; i < 2; ++i) {
+            qint64 r;
+            while (receivers[i] && (r = p.b->read(receivers[i], buf, sizeof buf)) > 0)
+                got[i].append(buf, r);
+        }
+        while (p.b->pollEvent()) { }
+        while (p.b->pollTransmit(p.now, p.scratch))
+            toA.push_back(QByteArray(p.scratch.bytes.constData(), p.scratch.bytes.size()));
+        for (const QByteArray &d : toA)
+            p.a->handleDatagram(p.now, p.addrB, d);
+        while (auto e = p.a->pollEvent()) {
+            if (e->type != Event::Type::BytesAcked)
+                continue;
+            QVERIFY(e->stream == p.tx || e->stream == sub);
+            acked[e->stream == sub] += e->count;
+        }
+        p.now += std::chrono::milliseconds(1);
+        for (Endpoint *ep : {p.a.get(), p.b.get()})
+            if (ep->nextTimeout() <= p.now)
+                ep->handleTimeout(p.now);
+    }
+    for (int i = 0; i < 2; ++i) {
+        QCOMPARE(got[i], payloads[i]);
+        QCOMPARE(acked[i], qint64(payloads[i].size()));
+    }
+    QVERIFY(p.a->channelStats().value(0).packetsLost > 0);
 }
 
 // The replay window is trimmed lazily (in steps, not per packet): over a transfer many windows long,
