@@ -173,15 +173,18 @@ run_quic() { # round: ngtcp2 examples, one bulk GET
         "$(cpu_pct "$t" "$wall")"
 }
 
+# The ceiling sends datagrams of SSS's size (HostConfig::maxDatagramSize), so both move the same
+# bytes per packet: like for like.
+CEILING_DATAGRAM=1232
 run_ceiling() { # round aead
     local name="udp-ceiling-$2"
     [ -n "$CEILING" ] || { record "$name" "$1"; return; }
     next_port
-    taskset -c "$RCV_CPU" "$CEILING" recv --aead "$2" --seconds "$SECONDS_PER_RUN" --port "$PORT" >"$WORK/ceil-recv.out" 2>&1 &
+    taskset -c "$RCV_CPU" "$CEILING" recv --aead "$2" --seconds "$SECONDS_PER_RUN" --port "$PORT" --size "$CEILING_DATAGRAM" >"$WORK/ceil-recv.out" 2>&1 &
     local rcv=$!
     wait_port u "$PORT" || { kill $rcv 2>/dev/null; record "$name" "$1"; return; }
     timeout $((SECONDS_PER_RUN + 20)) taskset -c "$SND_CPU" "$CEILING" send --aead "$2" --seconds "$SECONDS_PER_RUN" \
-        --port "$PORT" >"$WORK/ceil-send.out" 2>&1
+        --port "$PORT" --size "$CEILING_DATAGRAM" >"$WORK/ceil-send.out" 2>&1
     wait $rcv 2>/dev/null
     local r s
     r=$(grep '^RESULT side=recv' "$WORK/ceil-recv.out")
