@@ -431,8 +431,7 @@ void Channel::handleTimeout(Instant now)
         }
         return;
     }
-    const Duration idle = ep_.config.idleTimeout;
-    if (now - lastReceived_ >= idle) {
+    if (now - lastReceived_ >= idleTimeout()) {
         state_ = State::Closed;
         idleExpired_ = true;
         closeReason_ = QStringLiteral("idle timeout");
@@ -452,9 +451,23 @@ void Channel::handleTimeout(Instant now)
         prevKeyDiscard_ = kNever;
     }
     // Keepalive: while streams are open, never let the peer's idle timer run out.
-    if (session_ && session_->hasOpenStreams() && now - lastAckElicitingSent_ >= ep_.config.keepAliveInterval
-        && now - lastReceived_ >= ep_.config.keepAliveInterval / 2)
+    const Duration keepAlive = keepAliveInterval();
+    if (session_ && session_->hasOpenStreams() && now - lastAckElicitingSent_ >= keepAlive
+        && now - lastReceived_ >= keepAlive / 2)
         pingQueued_ = true;
+}
+
+Duration Channel::idleTimeout() const
+{
+    Duration t = ep_.config.idleTimeout;
+    if (const quint64 ms = session_ ? session_->peerIdleTimeoutMs() : 0)
+        t = std::min<Duration>(t, std::chrono::milliseconds(ms));
+    return t;
+}
+
+Duration Channel::keepAliveInterval() const
+{
+    return std::min<Duration>(ep_.config.keepAliveInterval, idleTimeout() / 2);
 }
 
 Instant Channel::nextTimeout() const
@@ -469,7 +482,7 @@ Instant Channel::nextTimeout() const
     case State::Established:
         break;
     }
-    Instant t = lastReceived_ + ep_.config.idleTimeout;
+    Instant t = lastReceived_ + idleTimeout();
     t = std::min(t, lossTime_ != kNever ? lossTime_ : ptoDeadline());
     t = std::min(t, prevKeyDiscard_);
     // While the anti-amplification limit blocks every send, send deadlines (ack, keepalive, pacing)
@@ -479,9 +492,9 @@ Instant Channel::nextTimeout() const
     if (ackPending_)
         t = std::min(t, ackDeadline_);
     if (session_ && session_->hasOpenStreams())
-        t = std::min(t,
-                     std::max(lastAckElicitingSent_ + ep_.config.keepAliveInterval,
-                              lastReceived_ + ep_.config.keepAliveInterval / 2));
+        t = std::min(
+            t,
+            std::max(lastAckElicitingSent_ + keepAliveInterval(), lastReceived_ + keepAliveInterval() / 2));
     if (session_ && session_->hasPendingFrames()
         && bytesInFlight_ + ep_.config.maxDatagramSize <= cc_->window())
         t = std::min(

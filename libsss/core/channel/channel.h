@@ -78,6 +78,11 @@ public:
     bool closedByIdle() const { return idleExpired_; }
 
     Duration smoothedRtt() const { return rtt_.hasSample() ? rtt_.smoothed() : 100ms; }
+    // The idle timeout in force: the smaller of ours and the one the peer announced (transport
+    // parameter 6), so neither end keeps a channel the other has already dropped.
+    Duration idleTimeout() const;
+    // Keepalives reach the peer well within that: at most half of it.
+    Duration keepAliveInterval() const;
     ChannelStats stats() const;
     LinkStatus linkStatus() const;
 

@@ -26,8 +26,8 @@ struct SSS_EXPORT HostConfig {
     qint64 maxSendBufferPerStream = 8 * 1024 * 1024; // write() accepts no more unacknowledged bytes
     qint64 maxDatagramQueuePerStream = 1024 * 1024;
     qint64 unreliableDatagramLimit = 16 * 1024; // larger best-effort datagrams go reliably
-    std::chrono::milliseconds idleTimeout {30000};
-    std::chrono::milliseconds keepAliveInterval {10000};
+    std::chrono::milliseconds idleTimeout {30000}; // a channel uses the smaller of this and the peer's
+    std::chrono::milliseconds keepAliveInterval {10000}; // at most half the idle timeout in force
     std::chrono::milliseconds handshakeTimeout {10000};
     std::chrono::milliseconds sessionLinger {60000}; // how long streams wait for a lost channel
     QString congestionAlgorithm = QStringLiteral("cubic"); // "cubic" or "newreno"

@@ -18,6 +18,8 @@ private Q_SLOTS:
     void serviceNotFound();
     void unreachablePeerFails();
     void manyIdleChannels();
+    void shorterPeerIdleTimeoutApplies_data();
+    void shorterPeerIdleTimeoutApplies();
 };
 
 namespace {
@@ -215,6 +217,67 @@ void tst_CoreChannel::manyIdleChannels()
     clients.clear(); // gone without CLOSE: only the server's own timers can end its channels
     QVERIFY(sim.runUntil(
         [&] { return server.ep->channelStats().isEmpty() && server.ep->sessionCount() == 0; }, 150s));
+}
+
+void tst_CoreChannel::shorterPeerIdleTimeoutApplies_data()
+{
+    QTest::addColumn<bool>("serverShort");
+    QTest::newRow("server's idle timeout is the short one") << true;
+    QTest::newRow("client's idle timeout is the short one") << false;
+}
+
+void tst_CoreChannel::shorterPeerIdleTimeoutApplies()
+{
+    // One end announces a 2 s idle timeout, the other keeps the defaults (30 s, keepalive 10 s).
+    // Both apply the smaller one, and keepalives come within half of it: an idle channel with an
+    // open stream stays up on both ends (without that, the short end drops it after 2 s and the
+    // other keeps sending into a channel that no longer exists).
+    QFETCH(bool, serverShort);
+    sim::Simulator sim(5);
+    sim::Network net(sim);
+    sim::LinkParams link;
+    link.delay = 10ms;
+    net.setDefaultLink(link);
+    EndpointConfig shortCfg;
+    shortCfg.idleTimeout = 2s;
+    test::CoreNode server(net, net.addHost(QHostAddress(QStringLiteral("10.0.0.1"))), 443,
+                          serverShort ? shortCfg : EndpointConfig {});
+    test::CoreNode client(net, net.addHost(QHostAddress(QStringLiteral("10.0.0.2"))), 5000,
+                          serverShort ? EndpointConfig {} : shortCfg);
+    QVERIFY(server.ep->listen(QStringLiteral("svc"), QStringLiteral("v1")));
+    int accepted = 0, lost = 0;
+    server.onEvent = [&](const Event &e) { accepted += e.type == Event::Type::NewConnection; };
+    client.onEvent = [&](const Event &e) {
+        lost += e.type == Event::Type::LinkStatusChanged && e.status != LinkStatus::Up;
+    };
+    const StreamHandle s = client.ep->connectStream(sim.now(), server.peerId(), server.address(),
+                                                    QStringLiteral("svc"), QStringLiteral("v1"));
+    client.ep->write(sim.now(), s, "x", 1);
+    client.kick();
+    QVERIFY(sim.runUntil([&] { return accepted == 1; }, 5s));
+    const QList<ChannelStats> before = server.ep->channelStats();
+    QCOMPARE(before.size(), 1);
+    sim.runFor(20s); // idle, the stream still open
+    const QList<ChannelStats> after = server.ep->channelStats();
+    QCOMPARE(after.size(), 1);
+    QCOMPARE(after[0].status, LinkStatus::Up);
+    QVERIFY(after[0].packetsReceived > before[0].packetsReceived); // keepalives arrived
+    QCOMPARE(client.ep->channelStats().size(), 1);
+    QCOMPARE(lost, 0);
+
+    // The short end goes silent: the long end gives the channel up after the short timeout too,
+    // not after its own 30 s (a client then tries a new handshake: that one is Connecting).
+    (serverShort ? server : client).socket()->host()->setOnline(false);
+    test::CoreNode &longEnd = serverShort ? client : server;
+    auto established = [&] {
+        const QList<ChannelStats> all = longEnd.ep->channelStats();
+        return std::any_of(all.begin(), all.end(), [](const ChannelStats &c) {
+            return c.status == LinkStatus::Up || c.status == LinkStatus::Stalled;
+        });
+    };
+    const Instant silent = sim.now();
+    QVERIFY(sim.runUntil([&] { return !established(); }, 25s));
+    QVERIFY2(sim.now() - silent <= 4s, qPrintable(QString::number(toMicros(sim.now() - silent))));
 }
 
 #include "tst_core_channel.moc"
