@@ -459,17 +459,7 @@ void Session::onFramesAcked(const SentFrames &frames)
                 break;
             if (f.flags & SentFrame::kOpen)
                 s->openAcked = true;
-            if (!s->resetQueued) {
-                s->send.onAcked(f.offset, f.length, f.flags & SentFrame::kFin);
-                // One BytesAcked per stream and ACK frame (onAckDone), not one per packet acked.
-                if (bytesAckedPending_ != s->wireId) {
-                    flushBytesAcked();
-                    bytesAckedPending_ = s->wireId;
-                }
-            }
-            if (s->sendDone())
-                flushBytesAcked(); // before a reclaim can report Closed
-            maybeReclaim(*s);
+            applyStreamAck(*s, f.offset, f.length, f.flags & SentFrame::kFin);
             break;
         case SentFrame::ResetStream:
             if (s) {
@@ -1100,19 +1090,23 @@ void Session::flushAckedRun()
     if (!ackedRun_.stream)
         return;
     const AckedRun run = std::exchange(ackedRun_, AckedRun {});
-    StreamState *s = stream(run.stream);
-    if (!s)
-        return;
-    if (!s->resetQueued) {
-        s->send.onAcked(run.start, run.end - run.start, false);
-        if (bytesAckedPending_ != s->wireId) {
+    if (StreamState *s = stream(run.stream))
+        applyStreamAck(*s, run.start, run.end - run.start, false);
+}
+
+void Session::applyStreamAck(StreamState &s, quint64 offset, quint64 length, bool fin)
+{
+    if (!s.resetQueued) {
+        s.send.onAcked(offset, length, fin);
+        // One BytesAcked per stream and ACK frame (onAckDone), not one per packet acked.
+        if (bytesAckedPending_ != s.wireId) {
             flushBytesAcked();
-            bytesAckedPending_ = s->wireId;
+            bytesAckedPending_ = s.wireId;
         }
     }
-    if (s->sendDone())
+    if (s.sendDone())
         flushBytesAcked(); // before a reclaim can report Closed
-    maybeReclaim(*s);
+    maybeReclaim(s);
 }
 
 void Session::flushBytesAcked()

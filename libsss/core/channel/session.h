@@ -252,6 +252,7 @@ private:
     void noteBytesAcked(StreamState &s);
     void flushBytesAcked();
     void flushAckedRun();
+    void applyStreamAck(StreamState &s, quint64 offset, quint64 length, bool fin); // one acked range
     void emitStreamEvent(Event::Type t, StreamState &s, StreamError e = StreamError::NoError,
                          const QString &msg = {});
     void reclaim(StreamState &s);
