@@ -294,6 +294,9 @@ bool Session::writeControl(Writer &w, qsizetype space, SentFrames &records, cons
             return true;
         wire::writeSimple(t, FrameType::Accept, s->wireId);
         break;
+    case SentFrame::EndUnseen:
+        wire::writeReset(t, c.stream, 0, 0);
+        break;
     case SentFrame::MaxData:
         wire::writeSimple(t, FrameType::MaxData, connWindow_.limit());
         break;
@@ -510,6 +513,9 @@ void Session::onFramesLost(const SentFrames &frames)
             if (s)
                 queueControl(f.kind, f.stream);
             break;
+        case SentFrame::EndUnseen:
+            queueControl(f.kind, f.stream);
+            break;
         case SentFrame::MaxData:
             maxDataQueued_ = true;
             break;
@@ -716,7 +722,9 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
     }
     case FrameType::ResetStream: {
         StreamState *s = stream(f.a);
-        if (!s || s->resetReceived)
+        if (!s)
+            return endUnseenPeerStream(f.a, f.c);
+        if (s->resetReceived)
             return true;
         s->resetReceived = true;
         s->recv.clear();
@@ -841,6 +849,46 @@ void Session::consumeConnection(Instant now, qint64 n)
     connWindow_.onConsumed(connConsumed_, now, srtt);
     if (connWindow_.pollUpdate(now, srtt))
         maxDataQueued_ = true;
+}
+
+void Session::peerStreamEnded()
+{
+    ++reclaimedPeerStreams_;
+    const quint64 target = ep_.config.maxIncomingStreams + reclaimedPeerStreams_;
+    // Batch MAX_STREAMS updates (one per eighth of the limit), and send one early only when the
+    // peer has used up half of its credit: a serial request/response client then gets one
+    // update per limit/8 transactions instead of one per transaction.
+    const quint64 peerUsed = liveIncoming_ + reclaimedPeerStreams_;
+    const quint64 peerLeft = localMaxStreams_ > peerUsed ? localMaxStreams_ - peerUsed : 0;
+    if (target > localMaxStreams_
+        && (target >= localMaxStreams_ + std::max<quint64>(1, ep_.config.maxIncomingStreams / 8)
+            || peerLeft <= ep_.config.maxIncomingStreams / 2)) {
+        localMaxStreams_ = target;
+        maxStreamsQueued_ = true;
+    }
+}
+
+bool Session::endUnseenPeerStream(quint64 id, quint64 finalSize)
+{
+    // The peer reset a stream whose open never reached us (lost, still in flight, or never sent).
+    // As in QUIC, the RESET opens and ends it: its id counts as used (a late open is ignored) and
+    // its credit comes back, what the peer says it sent counts against the connection window, and
+    // RESET(0) tells the peer it may forget its side (its receive direction would wait forever).
+    if (isLocalId(id))
+        return true; // one of ours, already gone
+    const quint64 seq = id >> 1;
+    if (peerSeqsSeen_.contains(seq) || seq >= localMaxStreams_)
+        return true; // ended before, or beyond the credit we gave: nothing of ours to account
+    if (finalSize > 0) {
+        connReceived_ += finalSize;
+        if (connReceived_ > connWindow_.limit())
+            return false;
+        consumeConnection(ep_.lastNow, qint64(finalSize));
+    }
+    peerSeqsSeen_.insert(seq);
+    peerStreamEnded();
+    queueControl(SentFrame::EndUnseen, id);
+    return true;
 }
 
 void Session::discardInput(StreamState &s, quint64 upTo)
@@ -1196,20 +1244,8 @@ void Session::reclaim(StreamState &s)
     if (StreamState *p = s.parentWireId ? stream(s.parentWireId) : nullptr)
         --p->childCount;
     if (!isLocalId(id)) {
-        ++reclaimedPeerStreams_;
         --liveIncoming_;
-        const quint64 target = ep_.config.maxIncomingStreams + reclaimedPeerStreams_;
-        // Batch MAX_STREAMS updates (one per eighth of the limit), and send one early only when the
-        // peer has used up half of its credit: a serial request/response client then gets one
-        // update per limit/8 transactions instead of one per transaction.
-        const quint64 peerUsed = liveIncoming_ + reclaimedPeerStreams_;
-        const quint64 peerLeft = localMaxStreams_ > peerUsed ? localMaxStreams_ - peerUsed : 0;
-        if (target > localMaxStreams_
-            && (target >= localMaxStreams_ + std::max<quint64>(1, ep_.config.maxIncomingStreams / 8)
-                || peerLeft <= ep_.config.maxIncomingStreams / 2)) {
-            localMaxStreams_ = target;
-            maxStreamsQueued_ = true;
-        }
+        peerStreamEnded();
     }
     scheduler_.remove(id);
     if (s.expiry != kNever)

@@ -44,6 +44,7 @@ struct SentFrame {
         MaxStreams,
         Priority, // stream, offset = version
         Accept, // stream
+        EndUnseen, // stream: RESET_STREAM(0, 0) answering the reset of a peer stream never seen open
     };
     Kind kind;
     quint8 flags = 0; // kFin / kOpen for StreamData
@@ -248,6 +249,8 @@ private:
     // Input that will never be read (reset, stop-sending): count it received and consumed so the
     // connection-level window does not shrink for good.
     void discardInput(StreamState &s, quint64 upTo);
+    bool endUnseenPeerStream(quint64 id, quint64 finalSize);
+    void peerStreamEnded(); // a peer stream is gone: its stream credit comes back (MAX_STREAMS)
     void noteReadable(StreamState &s);
     void noteBytesAcked(StreamState &s);
     void flushBytesAcked();

@@ -28,6 +28,7 @@ private Q_SLOTS:
     void channelLossAndReattach();
     void channelStateLostMidTransfer_data();
     void channelStateLostMidTransfer();
+    void resetBeforeOpenLeavesNothing();
     void discardedDataReleasesConnectionWindow();
     void releaseBeforePeerFinishedIsGraceful();
     void peerLostSessionStartsOver();
@@ -617,6 +618,57 @@ void tst_CoreStreams::channelStateLostMidTransfer()
     w.sim.runFor(10s); // the replaced channels are gone; one live channel each
     QCOMPARE(w.a->ep->channelStats().size(), 1);
     QCOMPARE(w.b->ep->channelStats().size(), 1);
+}
+
+void tst_CoreStreams::resetBeforeOpenLeavesNothing()
+{
+    // Substreams reset before their open ever left (and so never seen by the peer): the peer takes
+    // each RESET as open-and-ended, gives the stream credit back and answers RESET(0), so neither
+    // end keeps state and later substreams are not starved of credit (16 allowed at a time here,
+    // 100 reset this way).
+    EndpointConfig cfg;
+    cfg.maxIncomingStreams = 16;
+    World w(33, {}, cfg);
+    int accepted = 0;
+    QByteArray got;
+    w.b->onEvent = [&](const Event &e) {
+        if (e.type == Event::Type::NewSubstream) {
+            while (const StreamHandle s = w.b->ep->acceptSubstream(e.parent)) {
+                ++accepted;
+                got += w.readAll(*w.b, s);
+            }
+        }
+        if (e.type == Event::Type::Readable)
+            got += w.readAll(*w.b, e.stream);
+        if (e.type == Event::Type::NewConnection)
+            w.readAll(*w.b, e.stream);
+        w.b->kick();
+    };
+    const StreamHandle top = w.connect();
+    w.a->ep->write(w.sim.now(), top, "t", 1);
+    w.a->kick();
+    QVERIFY(w.sim.runUntil([&] { return w.b->ep->channelStats().value(0).streamCount == 1; }, 5s));
+    for (int i = 0; i < 100; ++i) {
+        const StreamHandle s = w.a->ep->openSubstream(w.sim.now(), top);
+        QVERIFY(s != 0);
+        w.a->ep->write(w.sim.now(), s, "x", 1);
+        QVERIFY(w.a->ep->reset(w.sim.now(), s, StreamError::Cancelled));
+        QVERIFY(w.a->ep->release(w.sim.now(), s));
+        if (i % 10 == 9) { // in batches, each sent before the next: credit must keep coming back
+            w.a->kick();
+            w.sim.runFor(200ms);
+        }
+    }
+    w.sim.runFor(2s);
+    QCOMPARE(accepted, 0);
+    QCOMPARE(w.a->ep->channelStats().value(0).streamCount, 1); // only the top-level stream
+    QCOMPARE(w.b->ep->channelStats().value(0).streamCount, 1);
+    const StreamHandle last = w.a->ep->openSubstream(w.sim.now(), top);
+    w.a->ep->write(w.sim.now(), last, "y", 1);
+    w.a->ep->shutdownWrite(w.sim.now(), last);
+    w.a->kick();
+    QVERIFY(w.sim.runUntil([&] { return got == "y"; }, 5s));
+    QCOMPARE(accepted, 1);
 }
 
 void tst_CoreStreams::discardedDataReleasesConnectionWindow()
