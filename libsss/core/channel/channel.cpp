@@ -23,20 +23,6 @@ quint64 reconstructPacketNumber(quint64 largestReceived, quint32 truncated, bool
     return candidate;
 }
 
-namespace {
-void putU32(char *p, quint32 v)
-{
-    p[0] = char(v >> 24);
-    p[1] = char(v >> 16);
-    p[2] = char(v >> 8);
-    p[3] = char(v);
-}
-void putU64(char *p, quint64 v)
-{
-    qToBigEndian<quint64>(v, p);
-}
-} // namespace
-
 Channel::Channel(EndpointShared &ep, Session *session, bool initiator, quint64 localCid,
                  const SocketAddress &peer, Instant now)
     : ep_(ep), session_(session), initiator_(initiator), localCid_(localCid), peer_(peer), created_(now),
@@ -491,10 +477,10 @@ Instant Channel::nextTimeout() const
         return t;
     if (ackPending_)
         t = std::min(t, ackDeadline_);
-    if (session_ && session_->hasOpenStreams())
-        t = std::min(
-            t,
-            std::max(lastAckElicitingSent_ + keepAliveInterval(), lastReceived_ + keepAliveInterval() / 2));
+    if (session_ && session_->hasOpenStreams()) {
+        const Duration keepAlive = keepAliveInterval();
+        t = std::min(t, std::max(lastAckElicitingSent_ + keepAlive, lastReceived_ + keepAlive / 2));
+    }
     if (session_ && session_->hasPendingFrames()
         && bytesInFlight_ + ep_.config.maxDatagramSize <= cc_->window())
         t = std::min(
@@ -653,8 +639,8 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     // Header, then seal in place.
     const quint64 pn = nextPn_++;
     out[0] = char(kShortHeaderFlag | (sendPhase_ ? kKeyPhaseBit : 0));
-    putU64(out.data() + 1, peerCid_);
-    putU32(out.data() + 9, quint32(pn));
+    qToBigEndian<quint64>(peerCid_, out.data() + 1);
+    qToBigEndian<quint32>(quint32(pn), out.data() + 9);
     const qsizetype plen = out.size() - kShortHeaderSize;
     out.resize(out.size() + crypto::PacketProtection::kTagSize);
     uint8_t *p = reinterpret_cast<uint8_t *>(out.data());

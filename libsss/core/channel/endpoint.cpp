@@ -96,7 +96,7 @@ struct Endpoint::Private {
     size_t readyIndex = 0; // round robin: stays on a channel while it has a burst
     std::vector<Channel *> dirtyChannels;
     std::vector<Session *> dirtySessions;
-    std::set<std::tuple<Instant, quint64, Channel *>> channelDeadlines;
+    std::set<std::tuple<Instant, quint64, Channel *>> channelDeadlines; // (deadline, tie, object)
     std::set<std::tuple<Instant, quint64, Session *>> sessionDeadlines;
     quint64 nextSessionTie = 0;
     quint64 visits = 0; // schedulingVisits()
@@ -147,52 +147,46 @@ struct Endpoint::Private {
         if (s->handshaking)
             touch(s->handshaking);
     }
-    template<typename T> static void eraseFrom(std::vector<T *> &v, T *x)
+    template<typename T> using DeadlineSet = std::set<std::tuple<Instant, quint64, T *>>;
+    // Takes a channel or session out of its deadline set and recompute list.
+    template<typename T> static void unschedule(DeadlineSet<T> &index, std::vector<T *> &dirty, T *x)
     {
-        v.erase(std::find(v.begin(), v.end(), x));
+        if (x->sched.filed != kNever)
+            index.erase({x->sched.filed, x->sched.tie, x});
+        if (x->sched.dirty)
+            dirty.erase(std::find(dirty.begin(), dirty.end(), x));
     }
     // Before a channel is destroyed: no list or index may keep it.
     void forget(Channel *ch)
     {
-        if (ch->sched.filed != kNever)
-            channelDeadlines.erase({ch->sched.filed, ch->localCid(), ch});
+        unschedule(channelDeadlines, dirtyChannels, ch);
         if (ch->sched.ready) {
-            eraseFrom(ready, ch);
+            ready.erase(std::find(ready.begin(), ready.end(), ch));
             readyIndex = 0;
         }
-        if (ch->sched.dirty)
-            eraseFrom(dirtyChannels, ch);
         if (!ch->initiationEphemeral.isEmpty() && byInitiationEphemeral.value(ch->initiationEphemeral) == ch)
             byInitiationEphemeral.remove(ch->initiationEphemeral);
         if (lastRx == ch)
             lastRx = nullptr;
     }
-    void forget(Session *s)
-    {
-        if (s->sched.filed != kNever)
-            sessionDeadlines.erase({s->sched.filed, s->sched.tie, s});
-        if (s->sched.dirty)
-            eraseFrom(dirtySessions, s);
-    }
-    template<typename T>
-    static void file(std::set<std::tuple<Instant, quint64, T *>> &index, T *x, quint64 tie, Instant t)
+    void forget(Session *s) { unschedule(sessionDeadlines, dirtySessions, s); }
+    template<typename T> static void file(DeadlineSet<T> &index, T *x, Instant t)
     {
         if (t == x->sched.filed)
             return;
         if (x->sched.filed == kNever) {
-            index.insert({t, tie, x});
+            index.insert({t, x->sched.tie, x});
         } else {
-            auto node = index.extract({x->sched.filed, tie, x}); // refiled without an allocation
+            auto node = index.extract({x->sched.filed, x->sched.tie, x}); // refiled without an allocation
             if (t != kNever) {
-                node.value() = {t, tie, x};
+                std::get<0>(node.value()) = t;
                 index.insert(std::move(node));
             }
         }
         x->sched.filed = t;
     }
     // Takes what is due by `now` off a deadline set (earliest first), unfiled, and hands it to fn.
-    template<typename T, typename F>
-    static void takeDue(std::set<std::tuple<Instant, quint64, T *>> &index, Instant now, F &&fn)
+    template<typename T, typename F> static void takeDue(DeadlineSet<T> &index, Instant now, F &&fn)
     {
         while (!index.empty() && std::get<0>(*index.begin()) <= now) {
             T *x = std::get<2>(*index.begin());
@@ -222,12 +216,12 @@ struct Endpoint::Private {
         for (Channel *ch : dirtyChannels) {
             ch->sched.dirty = false;
             // A dead channel is due at once: the timeout's sweep retires it.
-            file(channelDeadlines, ch, ch->localCid(), ch->isDead() ? shared.lastNow : ch->nextTimeout());
+            file(channelDeadlines, ch, ch->isDead() ? shared.lastNow : ch->nextTimeout());
         }
         dirtyChannels.clear();
         for (Session *s : dirtySessions) {
             s->sched.dirty = false;
-            file(sessionDeadlines, s, s->sched.tie, sessionDeadline(s));
+            file(sessionDeadlines, s, sessionDeadline(s));
         }
         dirtySessions.clear();
     }
@@ -313,6 +307,7 @@ struct Endpoint::Private {
     Channel *addChannel(std::unique_ptr<Channel> c)
     {
         Channel *raw = c.get();
+        raw->sched.tie = raw->localCid();
         channels.emplace(raw->localCid(), std::move(c));
         touch(raw);
         return raw;
@@ -458,8 +453,7 @@ struct Endpoint::Private {
         session->attachChannel(raw);
         peerSessions[session->peerId()] = session;
         out.push_back(Transmit {from, reply->packet});
-        touch(raw);
-        sweepChannel(now, raw);
+        sweepChannel(now, raw); // (addChannel touched it)
     }
 
     // Detaches and forgets every channel of a session (its in-flight frames return to the session).
@@ -636,10 +630,8 @@ struct Endpoint::Private {
         }
         for (const QByteArray &id : sessionIds) {
             auto it = sessions.find(id);
-            if (it != sessions.end()) {
-                markDirty(it->second.get());
-                updateSession(now, it->second.get());
-            }
+            if (it != sessions.end())
+                updateSession(now, it->second.get()); // (touched by the caller or by retire())
         }
     }
 };

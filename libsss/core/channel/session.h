@@ -23,17 +23,17 @@ namespace sss::core {
 class Channel;
 struct EndpointShared;
 
-// What a sent packet carried that needs action when it is acknowledged or lost.
 // The endpoint's scheduling bookkeeping for a channel or session (Endpoint::Private): which timer
 // deadline it is filed under, and whether it waits in the ready or recompute lists. Per object, so
 // a drive costs what it touched, not the number of channels.
 struct ScheduleSlot {
     Instant filed = kNever; // the deadline it is filed under (kNever: not filed)
-    quint64 tie = 0; // orders equal deadlines deterministically (unique per endpoint)
+    quint64 tie = 0; // orders equal deadlines deterministically (channels: cid; sessions: creation)
     bool dirty = false; // its deadline is to be recomputed
     bool ready = false; // channels: in the ready list (may have something to send)
 };
 
+// What a sent packet carried that needs action when it is acknowledged or lost.
 struct SentFrame {
     enum Kind : quint8 {
         StreamData, // stream, offset, length, flags (fin, open)

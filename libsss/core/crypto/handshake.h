@@ -144,7 +144,7 @@ public:
     // nullopt if `chosen` was not offered or appPayload exceeds kMaxResponseAppPayload.
     // `ephemeralSecret`: 32 bytes chosen by the caller (its random source), or empty for the
     // system's. `ephemeralPublic`, if given, is X25519(ephemeralSecret, base) computed beforehand
-    // (the endpoint does it once it has nothing to send, off the path of the next handshake).
+    // (the endpoint does it in afterTransmit(), off the path of the next handshake).
     std::optional<Reply> makeResponse(const Incoming &in, uint64_t localCid, CipherSuite chosen,
                                       const QByteArray &appPayload, const QByteArray &ephemeralSecret = {},
                                       const QByteArray &ephemeralPublic = {});

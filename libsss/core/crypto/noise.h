@@ -76,7 +76,7 @@ public:
     QByteArray writeMessage1(const QByteArray &payload, const uint8_t ephemeralSecret[32]);
     std::optional<QByteArray> readMessage1(const QByteArray &message, StaticToDh toDh);
     // <- e, ee, se, payload
-    // `ephemeralPublic`: base * ephemeralSecret computed earlier (Responder::prepare), or null.
+    // `ephemeralPublic`: base * ephemeralSecret computed earlier (Endpoint::afterTransmit), or null.
     QByteArray writeMessage2(const QByteArray &payload, const uint8_t ephemeralSecret[32],
                              const uint8_t *ephemeralPublic = nullptr);
     std::optional<QByteArray> readMessage2(const QByteArray &message);

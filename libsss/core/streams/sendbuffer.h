@@ -162,9 +162,8 @@ private:
     };
 
     QByteArray bytesAt(uint64_t offset, qsizetype n) const;
-    qsizetype segmentIndex(uint64_t offset) const;
-    std::optional<Chunk> next(qsizetype maxBytes, uint64_t flowLimit,
-                              bool withData); // the segment holding offset (must be held)
+    qsizetype segmentIndex(uint64_t offset) const; // the segment holding offset (must be held)
+    std::optional<Chunk> next(qsizetype maxBytes, uint64_t flowLimit, bool withData); // nextChunk/nextRange
     uint64_t nextBoundaryAfter(uint64_t offset) const; // first boundary > offset, or UINT64_MAX
     bool isBoundary(uint64_t offset) const;
     Chunk makeChunk(uint64_t offset, uint64_t end, bool retransmission, bool withData);

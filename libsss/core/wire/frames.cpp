@@ -89,29 +89,11 @@ qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const O
     return n;
 }
 
-char *writeStreamFrame(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
-                       const OpenInfo *open)
-{
-    if (open) {
-        writeStreamHeader(w, id, offset, length, fin, msgEnd, open);
-        return w.grow(length);
-    }
-    // The bulk case: header and data room in one grow.
-    quint8 t = quint8(FrameType::Stream);
-    if (fin)
-        t |= kStreamFin;
-    if (msgEnd)
-        t |= kStreamMsgEnd;
-    char *p = w.grow(1 + varintSize(id) + varintSize(offset) + varintSize(quint64(length)) + length);
-    *p++ = char(t);
-    putVarint(p, id);
-    putVarint(p, offset);
-    putVarint(p, quint64(length));
-    return p;
-}
-
-void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
-                       const OpenInfo *open)
+namespace {
+// A STREAM frame's type byte, id, offset and length in one grow of `extra` more bytes; returns
+// where the rest (open info or data) goes. This runs for every packet of a bulk transfer.
+char *putStreamFixed(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
+                     bool open, qsizetype extra)
 {
     quint8 t = quint8(FrameType::Stream);
     if (fin)
@@ -120,12 +102,29 @@ void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, 
         t |= kStreamMsgEnd;
     if (open)
         t |= kStreamOpen;
-    // One grow for the fixed part: this runs for every packet of a bulk transfer.
-    char *p = w.grow(1 + varintSize(id) + varintSize(offset) + varintSize(quint64(length)));
+    char *p = w.grow(1 + varintSize(id) + varintSize(offset) + varintSize(quint64(length)) + extra);
     *p++ = char(t);
     putVarint(p, id);
     putVarint(p, offset);
     putVarint(p, quint64(length));
+    return p;
+}
+} // namespace
+
+char *writeStreamFrame(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
+                       const OpenInfo *open)
+{
+    if (open) {
+        writeStreamHeader(w, id, offset, length, fin, msgEnd, open);
+        return w.grow(length);
+    }
+    return putStreamFixed(w, id, offset, length, fin, msgEnd, false, length); // header + data room
+}
+
+void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
+                       const OpenInfo *open)
+{
+    putStreamFixed(w, id, offset, length, fin, msgEnd, open != nullptr, 0);
     if (open) {
         w.varint(open->parent);
         w.varint(zigzag(open->priority));
