@@ -204,11 +204,15 @@ void HostPrivate::drive()
         if (!endpoint_)
             break;
         transmit();
-        endpoint_->afterTransmit(); // after the send: not on a request's critical path
-        platform_->armTimer(endpoint_->nextTimeout());
+        // After the send, not on a request's critical path: the ACKs that came with the input, the
+        // reclaims. Acknowledgements can free window or reveal losses: then go round again.
+        if (endpoint_->afterTransmit())
+            flushWanted_ = true;
         if (!endpoint_->hasPendingEvents() && !flushWanted_ && !hasCatchUps())
             break;
     }
+    if (endpoint_)
+        platform_->armTimer(endpoint_->nextTimeout());
     --driveDepth_;
     // Rounds exhausted with work left: finish it on a later turn rather than starve the event loop.
     if (driveDepth_ == 0 && (flushWanted_ || hasCatchUps()))

@@ -79,9 +79,10 @@ public:
     void drain(Endpoint *e)
     {
         const SocketAddress from = addrs_.value(e);
-        while (std::optional<Transmit> t = e->pollTransmit(now_))
-            q_.push_back({from, t->to, std::move(t->bytes)});
-        e->afterTransmit();
+        do {
+            while (std::optional<Transmit> t = e->pollTransmit(now_))
+                q_.push_back({from, t->to, std::move(t->bytes)});
+        } while (e->afterTransmit()); // (held-back ACKs may free window)
     }
 
     // Delivers everything queued (and what that provokes) until the network is quiet. `touched`
@@ -428,7 +429,8 @@ public:
     void flushClient()
     {
         toServer_ = drain(*client_, clientBatch_, 0);
-        client_->afterTransmit();
+        while (client_->afterTransmit()) // (held-back ACKs may free window)
+            toServer_ = drain(*client_, clientBatch_, toServer_);
     }
 
     // Hands the client's pending datagrams to the server: one timed drive. False if there were none.
@@ -511,10 +513,10 @@ private:
             lap(work_.app);
             sent = drain(server_, serverBatch_, sent);
             lap(work_.transmit);
-            server_.afterTransmit();
+            const bool again = server_.afterTransmit(); // (held-back ACKs may free window)
             lap(work_.after);
             serverNext_ = server_.nextTimeout();
-            const bool more = server_.hasPendingEvents();
+            const bool more = again || server_.hasPendingEvents();
             lap(work_.timer);
             if (!more)
                 break;

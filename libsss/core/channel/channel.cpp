@@ -183,6 +183,7 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
             ackEliciting = true;
         switch (f.type) {
         case FrameType::Ack:
+            applyDeferredAck(); // an earlier one held back goes first: ACKs apply in order
             onAckFrame(now, f.ack);
             break;
         case FrameType::Ping:
@@ -210,9 +211,19 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
         }
     };
     if (frameCount <= EndpointShared::kKeptFrames) {
+        // A packet that carries more than acknowledgements (a request, an answer, data) may make us
+        // answer at once: its ACK frame waits until that answer is sent (deferAck).
+        bool deferAcks = false;
         for (int i = 0; i < frameCount; ++i)
-            if (kept[i].type != FrameType::Padding)
+            deferAcks = deferAcks || wire::isAckEliciting(kept[i].type);
+        for (int i = 0; i < frameCount; ++i) {
+            if (kept[i].type == FrameType::Padding)
+                continue;
+            if (deferAcks && kept[i].type == FrameType::Ack && !violation && state_ != State::Closed)
+                deferAck(now, kept[i].ack);
+            else
                 apply(kept[i]);
+        }
     } else {
         wire::forEachFrame(plain, plen, apply);
     }
@@ -231,6 +242,40 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
             ackDeadline_ = std::min(ackDeadline_, now + ep_.config.maxAckDelay);
     }
     return true;
+}
+
+// Processing an ACK (freeing acknowledged data, RTT and congestion updates, loss detection) does
+// not change what a request's answer contains, only what is sent after it. Held until the turn's
+// packets are out, it is off the round trip's critical path; `now` is kept so RTT samples and loss
+// timing are those of the arrival. One per channel: an earlier one is applied first, in order.
+void Channel::deferAck(Instant now, wire::AckFrame &ack)
+{
+    if (ackDeferred_)
+        applyDeferredAck();
+    ep_.deferredAcks.push_back({this, now, std::move(ack)});
+    ackDeferred_ = true;
+}
+
+void Channel::applyDeferredAck()
+{
+    if (!ackDeferred_)
+        return;
+    auto &list = ep_.deferredAcks;
+    auto it = std::find_if(list.begin(), list.end(), [this](const auto &d) { return d.channel == this; });
+    EndpointShared::DeferredAck d = std::move(*it);
+    list.erase(it);
+    ackDeferred_ = false;
+    if (state_ != State::Closed && state_ != State::Handshaking)
+        onAckFrame(d.at, d.ack);
+}
+
+void Channel::discardDeferredAck()
+{
+    if (!ackDeferred_)
+        return;
+    auto &list = ep_.deferredAcks;
+    list.erase(std::find_if(list.begin(), list.end(), [this](const auto &d) { return d.channel == this; }));
+    ackDeferred_ = false;
 }
 
 void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)

@@ -89,6 +89,11 @@ public:
     // Everything in flight is handed back to the session as lost (the channel is going away).
     void abandonInFlight();
 
+    // Applies this channel's deferred ACK frame (see deferAck), if any; the endpoint calls it after
+    // the turn's packets are sent, before timeouts, and before forgetting the channel.
+    void applyDeferredAck();
+    void discardDeferredAck();
+
 private:
     struct SentPacket {
         quint64 pn = 0;
@@ -104,6 +109,7 @@ private:
 
     bool canSendData(Instant now, qsizetype size) const;
     void onAckFrame(Instant now, const wire::AckFrame &ack);
+    void deferAck(Instant now, wire::AckFrame &ack);
     void detectLoss(Instant now);
     void onPacketsLost(Instant now, std::vector<SentPacket *> &lost);
     void setLossTimer(Instant now);
@@ -181,6 +187,7 @@ private:
 
     QByteArray ackScratch_; // the planned ACK frame, reused across packets
     std::vector<SentPacket *> newlyAcked_; // onAckFrame's scratch list, reused across ACKs
+    bool ackDeferred_ = false; // an entry in ep_.deferredAcks
 
     // statistics
     quint64 packetsSent_ = 0, packetsReceived_ = 0, bytesSent_ = 0, bytesReceived_ = 0;

@@ -159,6 +159,7 @@ struct Endpoint::Private {
     // Before a channel is destroyed: no list or index may keep it.
     void forget(Channel *ch)
     {
+        ch->discardDeferredAck(); // it is dead or abandoned: its in-flight frames count as lost
         unschedule(channelDeadlines, dirtyChannels, ch);
         if (ch->sched.ready) {
             ready.erase(std::find(ready.begin(), ready.end(), ch));
@@ -607,6 +608,18 @@ struct Endpoint::Private {
     }
 
     // After a datagram: only the channel it touched can have changed state.
+    // Applies the ACK frames held back during the turn (Channel::deferAck), oldest first. Applying
+    // one can retire its channel or change its session (sweepChannel), which may forget others.
+    void applyDeferredAcks()
+    {
+        while (!shared.deferredAcks.empty()) {
+            Channel *ch = shared.deferredAcks.front().channel;
+            ch->applyDeferredAck();
+            touch(ch); // freed window or detected losses: maybe something to send
+            sweepChannel(shared.lastNow, ch);
+        }
+    }
+
     void sweepChannel(Instant now, Channel *ch)
     {
         if (ch->isDead())
@@ -701,6 +714,7 @@ void Endpoint::handleTimeout(Instant now)
 {
     d->shared.lastNow = now;
     d->shared.releaseRxSlab();
+    d->applyDeferredAcks(); // timers must see every acknowledgement that arrived before them
     d->refreshDeadlines();
     // Only what is due (each is touched, so refiled at the next refresh).
     std::vector<quint64> cids;
@@ -757,8 +771,9 @@ bool Endpoint::pollTransmit(Instant now, Transmit &out)
     return false;
 }
 
-void Endpoint::afterTransmit()
+bool Endpoint::afterTransmit()
 {
+    d->applyDeferredAcks();
     while (!d->shared.reclaimPending.empty()) {
         Session *s = d->shared.reclaimPending.back();
         s->sweepReclaims();
@@ -772,11 +787,13 @@ void Endpoint::afterTransmit()
         crypto::noise::dhPublic(reinterpret_cast<uint8_t *>(d->nextEphPublic.data()),
                                 reinterpret_cast<const uint8_t *>(d->nextEphSecret.constData()));
     }
+    return !d->ready.empty() || !d->out.empty();
 }
 
 Instant Endpoint::nextTimeout() const
 {
-    if (!d->out.empty())
+    // Something to send or to apply (a driver that skipped afterTransmit()): come back at once.
+    if (!d->out.empty() || !d->ready.empty() || !d->shared.deferredAcks.empty())
         return d->shared.lastNow;
     d->refreshDeadlines();
     Instant t = kNever;

@@ -181,12 +181,15 @@ public:
     // to send (out is then left empty).
     bool pollTransmit(Instant now, Transmit &out);
     // Work that can wait until the packets of a turn are handed to the network, so that it is not
-    // between a request arriving and its answer leaving: frees the state of streams that finished
-    // both ways since the last call (their Closed events follow), and, on an endpoint that answers
-    // handshakes, computes the next response's ephemeral key. Drivers call it after each send.
-    // Without it, finished streams are freed in batches of 256 per session (an explicit release()
-    // frees at once) and responses compute their ephemeral key inline.
-    void afterTransmit();
+    // between a request arriving and its answer leaving: applies the ACK frames that arrived in
+    // packets carrying more than acknowledgements (held back so an answer does not wait for them),
+    // frees the state of streams that finished both ways since the last call (their Closed events
+    // follow), and, on an endpoint that answers handshakes, computes the next response's ephemeral
+    // key. Drivers call it after each send. Returns true if that left something to send (freed
+    // window, detected losses): poll again. Without it, held-back ACKs are applied at the next
+    // handleTimeout() (nextTimeout() is then now), finished streams are freed in batches of 256 per
+    // session (an explicit release() frees at once) and responses compute their ephemeral key inline.
+    bool afterTransmit();
     Instant nextTimeout() const; // kNever if nothing is scheduled
     std::optional<Event> pollEvent();
     bool pollEvent(Event &out); // same, into a reused Event; false if none

@@ -85,6 +85,14 @@ struct EndpointShared {
     wire::Frame rxFrames[kKeptFrames];
     wire::Frame rxFrame; // further frames (validated only; applied from a second parse)
     std::vector<Session *> reclaimPending; // sessions with queued reclaims (Session::maybeReclaim)
+    // ACK frames held back until the turn's packets are sent (Channel::deferAck), oldest first; at
+    // most one per channel. The ranges are moved out of the parse target, not copied.
+    struct DeferredAck {
+        Channel *channel = nullptr;
+        Instant at;
+        wire::AckFrame ack;
+    };
+    std::vector<DeferredAck> deferredAcks;
 
     // Room for `n` bytes at rxSlab.constData() + rxSlabUsed. Nobody else referencing a slab means
     // every slice of it is gone: only then is it rewound and written again.

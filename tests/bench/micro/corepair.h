@@ -138,16 +138,18 @@ private:
         bool any = false;
         // As the Qt edge does: one kept Transmit refilled in place (no allocation per packet). Its
         // bytes move into the in-flight queue and a delivered packet's buffer takes their place.
-        while (ep.pollTransmit(now_, out_)) {
-            q.push_back({now_ + kDelay, std::move(out_.bytes)});
-            if (!spare_.empty()) {
-                out_.bytes = std::move(spare_.back());
-                spare_.pop_back();
+        // Again while afterTransmit() (held-back ACKs) leaves something to send.
+        do {
+            while (ep.pollTransmit(now_, out_)) {
+                q.push_back({now_ + kDelay, std::move(out_.bytes)});
+                if (!spare_.empty()) {
+                    out_.bytes = std::move(spare_.back());
+                    spare_.pop_back();
+                }
+                ++packets_;
+                any = true;
             }
-            ++packets_;
-            any = true;
-        }
-        ep.afterTransmit();
+        } while (ep.afterTransmit());
         return any;
     }
 

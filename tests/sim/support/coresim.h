@@ -81,8 +81,8 @@ private:
                 ++transmits;
                 socket_->send(t->to, t->bytes);
             }
-            ep->afterTransmit();
-            bool delivered = false;
+            const bool more = ep->afterTransmit(); // (held-back ACKs may free window)
+            bool delivered = more;
             while (std::optional<core::Event> e = ep->pollEvent()) {
                 delivered = true;
                 if (onEvent)

@@ -115,6 +115,7 @@ private Q_SLOTS:
     void bytesAckedOncePerAck();
     void ackedRunsAcrossLossAndStreams();
     void replaysRejectedAcrossWindows();
+    void ackWithRequestAppliedAfterAnswer();
 };
 
 // A responder computes its next ephemeral key in afterTransmit(), off the path of the next
@@ -306,6 +307,7 @@ void tst_ChannelBuffers::bytesAckedOncePerAck()
             toA.push_back(QByteArray(p.scratch.bytes.constData(), p.scratch.bytes.size()));
         for (const QByteArray &d : toA) {
             p.a->handleDatagram(p.now, p.addrB, d);
+            p.a->afterTransmit(); // (applies an ACK held back because its packet carried more)
             int events = 0;
             while (auto e = p.a->pollEvent()) {
                 if (e->type != Event::Type::BytesAcked)
@@ -447,6 +449,61 @@ void tst_ChannelBuffers::replaysRejectedAcrossWindows()
     QVERIFY(history.size() > 5 * 4096);
     QVERIFY(replayed > 1000);
     QCOMPARE(p.b->channelStats().value(0).packetsDropped - droppedBefore, quint64(replayed));
+}
+
+// The ACK frame riding in a request's packet is applied after the answer is sent (afterTransmit),
+// not while the request is handled, and with its arrival time: a driver that applies it late (here
+// at a timeout 200 ms on, without afterTransmit) gets the true RTT, not one inflated by the wait.
+// A packet of acknowledgements only is applied at once: it is what frees the sender's window.
+void tst_ChannelBuffers::ackWithRequestAppliedAfterAnswer()
+{
+    Pair p(true);
+    QVERIFY(p.connectAndWrite("hello"));
+    for (int i = 0; i < 100; ++i) // (past the delayed-ACK timers: nothing in flight)
+        p.exchange();
+    auto inFlight = [&p] { return p.b->channelStats().value(0).bytesInFlight; };
+    auto sendAll = [&p](Endpoint *from) {
+        std::deque<QByteArray> out;
+        while (from->pollTransmit(p.now, p.scratch))
+            out.push_back(QByteArray(p.scratch.bytes.constData(), p.scratch.bytes.size()));
+        return out;
+    };
+    QCOMPARE(inFlight(), 0);
+
+    // B answers; A gets it and writes its next request at once: one packet, ACK + STREAM.
+    QCOMPARE(p.b->write(p.now, p.rx, "answer", 6), 6);
+    const std::deque<QByteArray> answer = sendAll(p.b.get());
+    QCOMPARE(answer.size(), size_t(1));
+    QVERIFY(inFlight() > 0);
+    p.now += std::chrono::milliseconds(2); // the answer's round trip
+    p.a->handleDatagram(p.now, p.addrB, answer.front());
+    QCOMPARE(p.a->write(p.now, p.tx, "request", 7), 7);
+    const std::deque<QByteArray> request = sendAll(p.a.get());
+    QCOMPARE(request.size(), size_t(1));
+
+    const qint64 before = inFlight();
+    p.b->handleDatagram(p.now, p.addrA, request.front());
+    QCOMPARE(inFlight(), before); // held back
+    QCOMPARE(p.b->nextTimeout(), p.now); // a driver that skips afterTransmit() is called back
+    p.now += std::chrono::milliseconds(200);
+    p.b->handleTimeout(p.now);
+    QCOMPARE(inFlight(), 0);
+    const ChannelStats st = p.b->channelStats().value(0);
+    QVERIFY2(st.minRtt <= std::chrono::milliseconds(3),
+             qPrintable(QStringLiteral("min RTT %1 us: the ACK was timed at its application, not its arrival")
+                            .arg(std::chrono::duration_cast<std::chrono::microseconds>(st.minRtt).count())));
+
+    // An ACK-only packet: applied while it is handled.
+    QCOMPARE(p.b->write(p.now, p.rx, "more", 4), 4);
+    const std::deque<QByteArray> more = sendAll(p.b.get());
+    QVERIFY(inFlight() > 0);
+    p.a->handleDatagram(p.now, p.addrB, more.front());
+    p.now += std::chrono::milliseconds(50); // past the delayed-ACK timer
+    p.a->handleTimeout(p.now);
+    const std::deque<QByteArray> ackOnly = sendAll(p.a.get());
+    QCOMPARE(ackOnly.size(), size_t(1));
+    p.b->handleDatagram(p.now, p.addrA, ackOnly.front());
+    QCOMPARE(inFlight(), 0);
 }
 
 QTEST_GUILESS_MAIN(tst_ChannelBuffers)
