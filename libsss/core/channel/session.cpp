@@ -833,7 +833,9 @@ template<typename Chunk> qint64 Session::queueWrite(StreamState &s, qint64 size,
 
 qint64 Session::write(Instant, StreamState &s, const char *data, qint64 size, bool eom)
 {
-    return queueWrite(s, size, eom, [&](qint64 n) { return QByteArray(data, n); });
+    return queueWrite(s, size, eom, [&](qint64 n) {
+        return n <= EndpointShared::kSmallWrite ? ep_.copySmallWrite(data, n) : QByteArray(data, n);
+    });
 }
 
 qint64 Session::write(Instant, StreamState &s, const QByteArray &data, bool eom)

@@ -9,6 +9,7 @@
 
 #include <QSet>
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <unordered_map>
 #include <vector>
@@ -130,6 +131,29 @@ struct EndpointShared {
     }
     // On timeouts: unless slabs have grown and packets came since the last one, give them back.
     // Slices still referencing them keep them alive; we just never write into them again.
+    // Small writes (a request, an answer) are copied into this slab and queued as slices of it,
+    // many per allocation, instead of one allocation each. Written only past txSlabUsed; rewound
+    // once no slice is left (all of them acknowledged or dropped). A slice held long (a stalled
+    // stream) keeps its slab alive at most until its channel gives up.
+    static constexpr qsizetype kTxSlab = 2048, kSmallWrite = 128;
+    QByteArray txSlab;
+    qsizetype txSlabUsed = 0;
+    QByteArray copySmallWrite(const char *data, qsizetype n)
+    {
+        if (txSlab.isDetached())
+            txSlabUsed = 0;
+        if (txSlab.size() - txSlabUsed < n) {
+            txSlab = QByteArray(kTxSlab, Qt::Uninitialized);
+            txSlabUsed = 0;
+        }
+        std::memcpy(const_cast<char *>(txSlab.constData()) + txSlabUsed, data, size_t(n));
+        QByteArray::DataPointer dp = txSlab.data_ptr(); // a reference on the slab, narrowed
+        dp.ptr += txSlabUsed;
+        dp.size = n;
+        txSlabUsed += n;
+        return QByteArray(std::move(dp));
+    }
+
     void releaseRxSlab()
     {
         if (rxSinceTimeout && rxSlab.size() > kRxSlabMin) { // busy receiving: keep them

@@ -101,8 +101,10 @@ void RecvBuffer::consume(qint64 n)
         }
     }
     // Drained: give the list's block back, so an idle stream that has been read holds none (a busy
-    // stream pays one allocation per drained read, not one per segment).
-    if (inOrder_.isEmpty())
+    // stream pays one allocation per drained read, not one per segment). Once the FIN is in, nothing
+    // more comes: the block stays for recycle(), and the next stream's first segment (a request's)
+    // costs no allocation.
+    if (inOrder_.isEmpty() && !finalSize_)
         inOrder_ = QList<QByteArray>();
     while (!boundaries_.empty() && *boundaries_.begin() <= readOffset_) {
         boundaries_.erase(boundaries_.begin());
