@@ -138,6 +138,17 @@ void Session::setPeerParams(const TransportParams &p)
         }
         blockedOpens_.pop_front();
     }
+    // Their control frames (a RESET of a stream reset while it waited, ...) may go now, in order.
+    if (!heldControl_.empty()) {
+        std::vector<SentFrame> still;
+        for (const SentFrame &c : heldControl_) {
+            if ((c.stream >> 1) < peerMaxStreams_)
+                control_.push_back(c);
+            else
+                still.push_back(c);
+        }
+        heldControl_.swap(still);
+    }
 }
 
 void Session::attachChannel(Channel *c)
@@ -233,8 +244,8 @@ bool Session::hasSendable(const StreamState &s) const
         return false;
     if (!s.outDatagrams.empty())
         return true;
-    if (!s.openSent && s.local)
-        return true; // an empty open frame announces the stream
+    if (!s.openSent && s.local && !s.resetQueued)
+        return true; // an empty open frame announces the stream (a reset one is announced by its RESET)
     const quint64 limit = std::min<quint64>(s.credit.limit(), s.send.sentOffset() + connAvailable());
     return s.send.hasSendable(limit);
 }
@@ -259,7 +270,11 @@ bool Session::hasPendingFrames() const
 
 void Session::queueControl(SentFrame::Kind k, quint64 stream)
 {
-    control_.push_back(SentFrame {k, 0, 0, stream, 0});
+    const SentFrame c {k, 0, 0, stream, 0};
+    if (stream && isLocalId(stream) && (stream >> 1) >= peerMaxStreams_)
+        heldControl_.push_back(c); // the stream waits for stream credit (blockedOpens_)
+    else
+        control_.push_back(c);
 }
 
 bool Session::writeControl(Writer &w, qsizetype space, SentFrames &records, const SentFrame &c)
@@ -717,6 +732,8 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
         if (s) {
             s->credit.raise(f.b);
             activate(*s);
+        } else if (beyondStreamLimit(f.a)) {
+            traceBeyondStreamLimit(now, f.type, f.a);
         }
         return true;
     }
@@ -752,6 +769,8 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
     }
     case FrameType::StopSending: {
         StreamState *s = stream(f.a);
+        if (!s && beyondStreamLimit(f.a))
+            traceBeyondStreamLimit(now, f.type, f.a);
         if (!s || s->resetQueued || s->sendDone())
             return true;
         s->resetCode = f.b;
@@ -769,6 +788,8 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
     }
     case FrameType::Priority: {
         StreamState *s = stream(f.a);
+        if (!s && beyondStreamLimit(f.a))
+            traceBeyondStreamLimit(now, f.type, f.a);
         priorityClock_ = std::max(priorityClock_, f.b >> 1);
         if (!s || f.b <= s->priorityVersion)
             return true; // stale: latest value wins
@@ -796,8 +817,11 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
     case FrameType::Datagram: {
         const wire::DatagramFrame &d = f.datagram;
         StreamState *s = stream(d.stream);
-        if (!s)
+        if (!s) {
+            if (beyondStreamLimit(d.stream))
+                traceBeyondStreamLimit(now, f.type, d.stream);
             return true;
+        }
         DatagramFragment frag {d.id, d.totalSize, d.offset, QByteArray(d.data, d.length)};
         std::optional<QByteArray> whole = reassembler_.insert(frag, now);
         if (whole && !s->released && !s->discarding) {
@@ -879,8 +903,12 @@ bool Session::endUnseenPeerStream(quint64 id, quint64 finalSize)
     if (isLocalId(id))
         return true; // one of ours, already gone
     const quint64 seq = id >> 1;
-    if (peerSeqsSeen_.contains(seq) || seq >= localMaxStreams_)
-        return true; // ended before, or beyond the credit we gave: nothing of ours to account
+    if (seq >= localMaxStreams_) {
+        traceBeyondStreamLimit(ep_.lastNow, FrameType::ResetStream, id);
+        return true; // nothing of ours to account
+    }
+    if (peerSeqsSeen_.contains(seq))
+        return true; // ended before
     if (finalSize > 0) {
         connReceived_ += finalSize;
         if (connReceived_ > connWindow_.limit())
@@ -891,6 +919,16 @@ bool Session::endUnseenPeerStream(quint64 id, quint64 finalSize)
     peerStreamEnded();
     queueControl(SentFrame::EndUnseen, id);
     return true;
+}
+
+void Session::traceBeyondStreamLimit(Instant now, FrameType type, quint64 id)
+{
+    if (ep_.tracing)
+        ep_.trace(now, "transport:beyond_stream_limit",
+                  QStringLiteral("frame=0x%1 id=%2 limit=%3")
+                      .arg(quint64(type), 2, 16, QLatin1Char('0'))
+                      .arg(id)
+                      .arg(localMaxStreams_));
 }
 
 void Session::discardInput(StreamState &s, quint64 upTo)
@@ -1084,6 +1122,7 @@ void Session::failAll(StreamError code, const QString &message)
     lastStreamId_ = 0;
     scheduler_ = PriorityScheduler();
     control_.clear();
+    heldControl_.clear();
     blockedOpens_.clear();
     expiring_.clear();
     orphans_.clear();

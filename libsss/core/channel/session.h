@@ -250,6 +250,9 @@ private:
     // connection-level window does not shrink for good.
     void discardInput(StreamState &s, quint64 upTo);
     bool endUnseenPeerStream(quint64 id, quint64 finalSize);
+    // A frame naming a peer stream beyond the credit we gave (a correct peer sends none): ignored, traced.
+    bool beyondStreamLimit(quint64 id) const { return !isLocalId(id) && (id >> 1) >= localMaxStreams_; }
+    void traceBeyondStreamLimit(Instant now, wire::FrameType type, quint64 id);
     void peerStreamEnded(); // a peer stream is gone: its stream credit comes back (MAX_STREAMS)
     void noteReadable(StreamState &s);
     void noteBytesAcked(StreamState &s);
@@ -276,6 +279,9 @@ private:
     StreamState *lastStream_ = nullptr;
     PriorityScheduler scheduler_;
     std::deque<SentFrame> control_;
+    // Control frames for our streams still waiting for stream credit: nothing may name an id beyond
+    // the peer's limit (it would ignore the frame), so they wait with the stream (setPeerParams).
+    std::vector<SentFrame> heldControl_;
     quint64 bytesAckedPending_ = 0; // wire id whose BytesAcked waits for onAckDone(), 0 = none
     // Acked data frames of one stream that continue each other (consecutive packets of a bulk
     // transfer), applied to the send buffer as one range: ackedRun_.stream 0 = none.

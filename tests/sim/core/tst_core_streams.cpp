@@ -29,6 +29,8 @@ private Q_SLOTS:
     void channelStateLostMidTransfer_data();
     void channelStateLostMidTransfer();
     void resetBeforeOpenLeavesNothing();
+    void resetWhileWaitingForStreamCredit_data();
+    void resetWhileWaitingForStreamCredit();
     void discardedDataReleasesConnectionWindow();
     void releaseBeforePeerFinishedIsGraceful();
     void peerLostSessionStartsOver();
@@ -669,6 +671,110 @@ void tst_CoreStreams::resetBeforeOpenLeavesNothing()
     w.a->kick();
     QVERIFY(w.sim.runUntil([&] { return got == "y"; }, 5s));
     QCOMPARE(accepted, 1);
+}
+
+void tst_CoreStreams::resetWhileWaitingForStreamCredit_data()
+{
+    QTest::addColumn<double>("loss");
+    QTest::newRow("no loss") << 0.0;
+    QTest::newRow("5% loss") << 0.05;
+}
+
+void tst_CoreStreams::resetWhileWaitingForStreamCredit()
+{
+    // 100 substreams opened at once against a peer limit of 16: most wait locally for stream
+    // credit. Some are reset while they wait, before any credit came back and later, once it is
+    // coming back. Nothing may name them before the peer's limit covers them (a frame beyond the
+    // limit is ignored: the opener's state and the id's credit used to stay forever, starving the
+    // later substreams); then the RESET opens and ends them at the peer. In the end neither side
+    // keeps state for them, every other substream got through and a new one still does.
+    QFETCH(double, loss);
+    EndpointConfig cfg;
+    cfg.maxIncomingStreams = 16;
+    sim::LinkParams link;
+    link.loss = loss;
+    World w(34, link, cfg);
+    w.b->ep->setTraceEnabled(true);
+    std::map<StreamHandle, QByteArray> partial; // at B, per substream
+    std::set<QByteArray> got; // at B, complete payloads
+    int accepted = 0;
+    w.b->onEvent = [&](const Event &e) {
+        if (e.type == Event::Type::NewSubstream) {
+            while (const StreamHandle s = w.b->ep->acceptSubstream(e.parent)) {
+                ++accepted;
+                w.b->ep->shutdownWrite(w.sim.now(), s); // B has nothing to say
+                partial[s] += w.readAll(*w.b, s);
+            }
+        }
+        if (e.type == Event::Type::Readable || e.type == Event::Type::NewConnection)
+            partial[e.stream] += w.readAll(*w.b, e.stream);
+        if (e.type == Event::Type::Finished) {
+            got.insert(partial[e.stream] + w.readAll(*w.b, e.stream));
+            partial.erase(e.stream);
+        }
+        w.b->kick();
+    };
+    const StreamHandle top = w.connect();
+    w.a->ep->write(w.sim.now(), top, "t", 1);
+    w.a->kick();
+    QVERIFY(w.sim.runUntil([&] { return w.b->ep->channelStats().value(0).streamCount == 1; }, 5s));
+
+    // Substream i has sequence number i + 2 (the top-level stream has 1): i < 14 is within credit.
+    QList<StreamHandle> subs;
+    std::set<QByteArray> expected;
+    for (int i = 0; i < 100; ++i) {
+        const StreamHandle s = w.a->ep->openSubstream(w.sim.now(), top);
+        QVERIFY(s != 0);
+        const QByteArray payload = "p" + QByteArray::number(i);
+        QCOMPARE(w.a->ep->write(w.sim.now(), s, payload.constData(), payload.size()), qint64(payload.size()));
+        QVERIFY(w.a->ep->shutdownWrite(w.sim.now(), s));
+        subs.append(s);
+        expected.insert(payload);
+    }
+    int resetCount = 0;
+    auto resetUnsent = [&](int i) {
+        // Nothing of it has left yet (for i >= 14: it waits for stream credit).
+        const std::optional<StreamStats> st = w.a->ep->streamStats(subs[i]);
+        if (!st || st->inFlightBytes != 0 || st->ackedBytes != 0)
+            return false;
+        expected.erase("p" + QByteArray::number(i));
+        ++resetCount;
+        if (!w.a->ep->reset(w.sim.now(), subs[i], StreamError::Cancelled))
+            return false;
+        w.a->ep->release(w.sim.now(), subs[i]); // (returns whether frames wait to be sent)
+        return true;
+    };
+    QVERIFY(resetUnsent(3)); // within credit, never sent (as in resetBeforeOpenLeavesNothing)
+    for (int i = 14; i < 100; i += 5) // held back, before any credit came back
+        QVERIFY(resetUnsent(i));
+    w.a->kick();
+    // Until credit starts coming back: substream 15 (sequence number 17) leaves.
+    QVERIFY(w.sim.runUntil(
+        [&] {
+            const std::optional<StreamStats> st = w.a->ep->streamStats(subs[15]);
+            return !st || st->inFlightBytes > 0 || st->ackedBytes > 0;
+        },
+        5s));
+    for (int i = 72; i < 100; i += 5) // still held back while credit is coming back
+        QVERIFY2(resetUnsent(i), qPrintable(QString::number(i)));
+    QCOMPARE(resetCount, 25); // more than the limit: leaked credit would starve the rest
+    w.a->kick();
+    QVERIFY(w.sim.runUntil([&] { return got == expected; }, 10s));
+    w.sim.runFor(2s);
+    QCOMPARE(accepted, int(expected.size())); // the reset ones never surfaced at B
+    QCOMPARE(w.a->ep->channelStats().value(0).streamCount, 1); // only the top-level stream
+    QCOMPARE(w.b->ep->channelStats().value(0).streamCount, 1);
+
+    const StreamHandle last = w.a->ep->openSubstream(w.sim.now(), top);
+    w.a->ep->write(w.sim.now(), last, "last", 4);
+    w.a->ep->shutdownWrite(w.sim.now(), last);
+    w.a->kick();
+    QVERIFY(w.sim.runUntil([&] { return got.count("last") == 1; }, 5s));
+    w.sim.runFor(1s);
+    QCOMPARE(w.a->ep->channelStats().value(0).streamCount, 1);
+    QCOMPARE(w.b->ep->channelStats().value(0).streamCount, 1);
+    while (const std::optional<TraceEvent> t = w.b->ep->pollTrace())
+        QVERIFY2(t->name != QLatin1String("transport:beyond_stream_limit"), qPrintable(t->detail));
 }
 
 void tst_CoreStreams::discardedDataReleasesConnectionWindow()
