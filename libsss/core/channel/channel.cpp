@@ -31,9 +31,30 @@ Channel::Channel(EndpointShared &ep, Session *session, bool initiator, quint64 l
                                                                         : CongestionAlgorithm::Cubic,
                                      ep.config.maxDatagramSize)),
       pacer_(ep.config.maxDatagramSize), nextHandshakeSend_(now)
-{ }
+{
+    if (session_)
+        session_->referencingChannels.push_back(this);
+}
 
-Channel::~Channel() = default;
+Channel::~Channel()
+{
+    setSession(nullptr);
+}
+
+void Channel::setSession(Session *s)
+{
+    if (s == session_)
+        return;
+    if (session_) {
+        auto &refs = session_->referencingChannels;
+        auto it = std::find(refs.begin(), refs.end(), this);
+        *it = refs.back();
+        refs.pop_back();
+    }
+    session_ = s;
+    if (session_)
+        session_->referencingChannels.push_back(this);
+}
 
 void Channel::establish(Instant now, const crypto::TransportKeys &keys, quint64 peerCid)
 {

@@ -50,7 +50,7 @@ public:
     quint64 localCid() const { return localCid_; }
     quint64 peerCid() const { return peerCid_; }
     Session *session() const { return session_; }
-    void setSession(Session *s) { session_ = s; }
+    void setSession(Session *s);
     const SocketAddress &peerAddress() const { return peer_; }
 
     // ---- handshake

@@ -349,11 +349,11 @@ struct Endpoint::Private {
     {
         if (peerSessions.value(s->peerId()) == s)
             peerSessions.remove(s->peerId());
-        // O(channels), but only when a session ends: channels that replaced each other may still
-        // point at it.
-        for (auto &[cid, ch] : channels)
-            if (ch->session() == s)
-                ch->setSession(nullptr);
+        // Channels that replaced each other may still point at it.
+        while (!s->referencingChannels.empty()) {
+            ++visits;
+            s->referencingChannels.back()->setSession(nullptr);
+        }
         forget(s);
         sessions.erase(s->sessionId());
     }
@@ -460,20 +460,17 @@ struct Endpoint::Private {
     // Detaches and forgets every channel of a session (its in-flight frames return to the session).
     void dropSessionChannels(Session *s)
     {
-        for (auto it = channels.begin(); it != channels.end();) {
-            if (it->second->session() == s) {
-                if (s->channel() == it->second.get()) {
-                    it->second->abandonInFlight();
-                    s->detachChannel();
-                }
-                if (s->handshaking == it->second.get())
-                    s->handshaking = nullptr;
-                forget(it->second.get());
-                it = channels.erase(it);
-                markDirty(s);
-            } else {
-                ++it;
+        while (!s->referencingChannels.empty()) { // (destroying a channel takes it off the list)
+            Channel *ch = s->referencingChannels.back();
+            ++visits;
+            if (s->channel() == ch) {
+                ch->abandonInFlight();
+                s->detachChannel();
             }
+            if (s->handshaking == ch)
+                s->handshaking = nullptr;
+            eraseChannel(ch);
+            markDirty(s);
         }
     }
 

@@ -175,6 +175,9 @@ public:
     Instant nextReconnect = kNever;
     int reconnectAttempts = 0;
     ScheduleSlot sched; // owned by the endpoint
+    // The channels whose session() is this one (the current one, one handshaking, ones it
+    // replaced; kept by Channel): ending the session visits these, not every channel of the host.
+    std::vector<Channel *> referencingChannels;
 
     // ---- packet assembly (called by the channel) and acknowledgement feedback
     bool hasPendingFrames() const;

@@ -261,6 +261,18 @@ void tst_CoreChannel::manyIdleChannels()
                             .arg(kIdle)));
     QCOMPARE(server.ep->channelStats().size(), kIdle + 1);
 
+    // The active client shuts down (CLOSE): ending its session and channel at the server visits
+    // what belonged to it, not every channel held.
+    const quint64 visits1 = server.ep->schedulingVisits();
+    active.ep->shutdown(sim.now());
+    active.kick();
+    QVERIFY(sim.runUntil([&] { return server.ep->sessionCount() == quint64(kIdle); }, 2s));
+    const quint64 closeVisits = server.ep->schedulingVisits() - visits1;
+    QVERIFY2(closeVisits < 12,
+             qPrintable(QStringLiteral("%1 scheduling visits to end one session with %2 idle channels")
+                            .arg(closeVisits)
+                            .arg(kIdle)));
+
     clients.clear(); // gone without CLOSE: only the server's own timers can end its channels
     QVERIFY(sim.runUntil(
         [&] { return server.ep->channelStats().isEmpty() && server.ep->sessionCount() == 0; }, 150s));
