@@ -711,6 +711,7 @@ void Endpoint::handleTimeout(Instant now)
 {
     d->shared.lastNow = now;
     d->shared.releaseRxSlab();
+    d->shared.releaseTxSlab();
     d->applyDeferredAcks(); // timers must see every acknowledgement that arrived before them
     d->refreshDeadlines();
     // Only what is due (each is touched, so refiled at the next refresh).

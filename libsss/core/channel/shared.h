@@ -154,6 +154,16 @@ struct EndpointShared {
         return QByteArray(std::move(dp));
     }
 
+    // At a timeout, once every slice is gone (all small writes acknowledged), the slab goes: idle
+    // hosts hold none. Timeouts are rare on a busy path (acknowledgements ride with the answers).
+    void releaseTxSlab()
+    {
+        if (txSlab.isDetached()) {
+            txSlab = QByteArray();
+            txSlabUsed = 0;
+        }
+    }
+
     void releaseRxSlab()
     {
         if (rxSinceTimeout && rxSlab.size() > kRxSlabMin) { // busy receiving: keep them
