@@ -132,6 +132,10 @@ void HostPrivate::stop(bool emitSignals)
     platform_.reset();
     batch_.clear();
     catchUp_.clear();
+    requestCatchUp_.clear();
+    for (const Transaction &t : std::as_const(transactions_))
+        --StreamPrivate::get(t.owner)->transactions;
+    transactions_.clear(); // their owners hear of the host in hostGone()
     flushPosted_ = false;
     for (const QPointer<Stream> &s : guarded) {
         if (!s)
@@ -330,9 +334,18 @@ void HostPrivate::dispatch(const core::Event &e)
     }
 
     if (e.type == T::NewSubstream) {
-        // The child waits in the core until the parent's owner calls acceptSubstream().
-        if (Stream *parent = streams_.value(e.parent))
-            emit parent->newSubstream();
+        // The child waits in the core until the parent's owner calls acceptSubstream(), or is
+        // taken at once as a transaction (listen(AcceptRequests)).
+        if (Stream *parent = streams_.value(e.parent)) {
+            if (StreamPrivate::get(parent)->acceptRequests)
+                acceptRequests(parent);
+            else
+                emit parent->newSubstream();
+        }
+        return;
+    }
+    if (!transactions_.isEmpty() && transactions_.contains(e.stream)) {
+        transactionEvent(e);
         return;
     }
 
@@ -419,6 +432,15 @@ bool HostPrivate::runCatchUps()
             if (!guard)
                 return false;
         }
+        streams.clear();
+        streams.swap(requestCatchUp_);
+        for (const core::StreamHandle h : streams) {
+            Stream *s = streams_.value(h);
+            if (s && StreamPrivate::get(s)->acceptRequests)
+                acceptRequests(s);
+            if (!guard)
+                return false;
+        }
     }
     return true;
 }
@@ -452,8 +474,12 @@ void HostPrivate::catchUp(core::StreamHandle h)
         emit s->readyReadMessage();
     if (guard && hostGuard && sd->handle && ep->hasPendingDatagrams(h))
         emit s->readyReadDatagram();
-    if (guard && hostGuard && sd->handle && ep->pendingSubstreams(h) > 0)
-        emit s->newSubstream();
+    if (guard && hostGuard && sd->handle && ep->pendingSubstreams(h) > 0) {
+        if (sd->acceptRequests)
+            acceptRequests(s);
+        else
+            emit s->newSubstream();
+    }
     for (const core::Event &e : kept) {
         if (!guard || !hostGuard || !endpoint_)
             return;

@@ -11,6 +11,7 @@
 #include <QPointer>
 #include <memory>
 #include <sss/host.h>
+#include <sss/stream.h>
 #include <vector>
 
 namespace sss {
@@ -106,7 +107,10 @@ public:
     core::Instant driveNow_ {}; // see now()
     bool driveNowValid_ = false;
     std::vector<core::StreamHandle> catchUp_; // postCatchUp() streams, by handle (no guard needed)
-    bool hasCatchUps() const { return !catchUp_.empty(); }
+    // Streams that switched to listen(AcceptRequests) with substreams already waiting: taken on the
+    // next drive, not inside listen() (the caller connects requestReceived after it).
+    std::vector<core::StreamHandle> requestCatchUp_;
+    bool hasCatchUps() const { return !catchUp_.empty() || !requestCatchUp_.empty(); }
     bool runCatchUps(); // the catch-ups; false if a slot deleted the Host
     void catchUp(core::StreamHandle h);
     bool flushWanted_ = false; // a command changed the core since the last drive
@@ -116,6 +120,25 @@ public:
     // Bounded: dropped wholesale past kMaxEarly entries (a peer flooding unaccepted substreams).
     static constexpr qsizetype kMaxEarly = 65536;
     QHash<core::StreamHandle, QList<core::Event>> early_;
+
+    // Transactions (Stream::sendRequest, ListenMode::AcceptRequests, transactions.cpp): substreams
+    // without a Stream object. Their events are handled here and reported on the owner's signals.
+    struct Transaction {
+        Stream *owner = nullptr; // the parent stream
+        bool incoming = false; // a request we received (answered by sendReply) or one we sent
+        bool delivered = false; // incoming: requestReceived emitted, waiting for sendReply
+        bool replied = false; // incoming: sendReply called, the rest of the reply is being written
+        QByteArray data; // what arrived so far (delivered whole at the end of the substream)
+        QByteArray unsent; // what write() has not taken yet (send buffer full)
+    };
+    QHash<core::StreamHandle, Transaction> transactions_;
+    void acceptRequests(Stream *parent); // takes the parent's pending substreams as transactions
+    void transactionEvent(const core::Event &e);
+    void pumpTransaction(core::StreamHandle h); // reads what arrived; delivers at the end
+    void failTransaction(core::StreamHandle h, Stream::Error error);
+    bool writeTransaction(core::StreamHandle h, Transaction &t); // true once all is written
+    void endTransaction(core::StreamHandle h, bool reset); // releases the handle, forgets it
+    void dropTransactions(Stream *owner); // the owner is going away: reset its transactions
 };
 
 } // namespace sss

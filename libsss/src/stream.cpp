@@ -203,6 +203,9 @@ Stream::~Stream()
     for (StreamGuard *g = d->guards; g; g = g->next_)
         g->s_ = nullptr;
     d->guards = nullptr;
+    if (d->transactions > 0) // nobody is left to report them to
+        if (HostPrivate *hp = d->hostPrivate())
+            hp->dropTransactions(this);
     if (d->handle) {
         if (HostPrivate *hp = d->hostPrivate(); hp && hp->endpoint()) {
             hp->unregisterStream(d->handle, this);
@@ -503,7 +506,10 @@ void Stream::listen(ListenMode mode)
     core::Endpoint *ep = d->usable("listen");
     if (!ep)
         return;
-    ep->setAcceptSubstreams(d->handle, mode == ListenMode::AcceptSubstreams);
+    ep->setAcceptSubstreams(d->handle, mode != ListenMode::RefuseSubstreams);
+    d->acceptRequests = mode == ListenMode::AcceptRequests;
+    if (d->acceptRequests && ep->pendingSubstreams(d->handle) > 0) // on the next drive, not here
+        d->hostPrivate()->requestCatchUp_.push_back(d->handle);
     d->hostPrivate()->requestFlush();
 }
 

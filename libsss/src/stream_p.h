@@ -63,6 +63,8 @@ public:
     bool everAttached = false;
     bool writeShut = false;
     bool peerFinished = false;
+    bool acceptRequests = false; // listen(AcceptRequests): the peer's substreams are transactions
+    int transactions = 0; // live entries in HostPrivate::transactions_ owned by this stream
 };
 
 QString errorText(Stream::Error e);

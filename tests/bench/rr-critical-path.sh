@@ -7,7 +7,10 @@
 # measured the same way as the floor.
 #
 #   tests/bench/rr-critical-path.sh -b BUILD_DIR [-n REQUESTS] [--cipher aes|chacha] [--keep DIR]
+#                                   [--transactions]
 #
+# --transactions runs sss-perf's rr through Stream::sendRequest/sendReply (no Stream object per
+# request) instead of a Stream substream per request.
 # --keep DIR leaves the callgrind files there (srv.out.2 and cli2.out are the long runs), for
 # callgrind_annotate --inclusive=yes.
 # Prints "critical-path sss server=<N> client=<N> pingpong server=<N> client=<N> instructions/request".
@@ -18,6 +21,7 @@ n=4000
 cipher=aes
 port=47071
 keep=""
+txargs=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
     -b | --build) build=$2; shift 2 ;;
@@ -25,7 +29,8 @@ while [[ $# -gt 0 ]]; do
     --cipher) cipher=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    --transactions) txargs=(--transactions); shift ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -56,7 +61,7 @@ id=$(awk '/PEERID/ { print $2 }' "$work/srv.log")
 n1=500
 n2=$((n1 + n))
 client() { "${cg[@]}" --callgrind-out-file="$work/cli$1.out" "$perf" client --connect "127.0.0.1:$port" --peer "$id" \
-    --mode rr --requests "$2" > "$work/cli$1.log" 2>&1; }
+    --mode rr --requests "$2" "${txargs[@]}" > "$work/cli$1.log" 2>&1; }
 callgrind_control -z "${pids[0]}" > /dev/null 2>&1
 client 1 $n1
 callgrind_control -d "${pids[0]}" > /dev/null 2>&1

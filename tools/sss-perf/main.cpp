@@ -4,6 +4,7 @@
 //   sss-perf server [--port P] [--bind ADDR] [--identity FILE]
 //   sss-perf client --connect HOST:PORT --peer PEERID [--mode bulk|rr|connect|datagram] [--streams N]
 //                   [--bytes N | --seconds S] [--requests N] [--connections N] [--download] [--copy-writes]
+//                   [--transactions]
 //                   [--size N]
 //                   [--rate N] [--json]
 #include "perfclient.h"
@@ -164,6 +165,7 @@ int runClient(const QCommandLineParser &p)
         return usage(p, "bad --connections");
     o.download = p.isSet("download");
     o.copyWrites = p.isSet("copy-writes");
+    o.transactions = p.isSet("transactions");
     o.size = p.value("size").toInt(&ok);
     if (!ok || o.size < 8 || o.size > 16 * 1024 * 1024)
         return usage(p, "bad --size (8 bytes .. 16 MiB)");
@@ -214,6 +216,9 @@ int main(int argc, char **argv)
         {"copy-writes",
          "client: bulk upload with QIODevice::write(const char*, n), which copies, instead of "
          "Stream::write(QByteArray), which shares the buffer."},
+        {"transactions",
+         "client: rr through Stream::sendRequest/sendReply (a fresh substream per request, no Stream "
+         "object per request) instead of openSubstream()/acceptSubstream()."},
         {"size", "client: datagram size in bytes.", "N", "1200"},
         {"rate", "client: datagrams per second.", "N", "50000"},
         {"json", "client: print one JSON object."},

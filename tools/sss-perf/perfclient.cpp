@@ -117,9 +117,13 @@ bool PerfClient::run()
         return runConnect();
     if (!openControl())
         return false;
-    QJsonObject start {{"op", "start"},           {"mode", o_.mode},
-                       {"download", o_.download}, {"bytes", double(o_.bytes)},
-                       {"seconds", o_.seconds},   {"streams", o_.streams}};
+    QJsonObject start {{"op", "start"},
+                       {"mode", o_.mode},
+                       {"download", o_.download},
+                       {"bytes", double(o_.bytes)},
+                       {"seconds", o_.seconds},
+                       {"streams", o_.streams},
+                       {"transactions", o_.transactions}};
     const double cpu0 = cpuSeconds();
     QElapsedTimer handshake;
     handshake.start();
@@ -366,6 +370,42 @@ bool PerfClient::runRequests()
         s->write("q", 1);
         s->shutdown(Stream::ShutdownMode::Write);
     };
+    // --transactions: the same exchange through Stream::sendRequest; the control stream's signals
+    // report every reply (two connections for the whole run, none per request).
+    std::vector<std::pair<quint64, qint64>> inFlight; // (request id, start time): a few entries
+    QList<QMetaObject::Connection> txConnections;
+    if (o_.transactions) {
+        launch = [&] {
+            if (broken || started >= total || (timed && clock.elapsed() >= qint64(o_.seconds * 1000)))
+                return;
+            ++started;
+            const qint64 t0 = clock.nsecsElapsed();
+            const quint64 id = ctl_->sendRequest(QByteArrayLiteral("q"));
+            if (!id) {
+                broken = true;
+                fail("sendRequest: " + ctl_->errorString());
+                return;
+            }
+            inFlight.emplace_back(id, t0);
+        };
+        txConnections.append(
+            QObject::connect(ctl_, &Stream::replyReceived, ctl_, [&](quint64 id, const QByteArray &) {
+                auto it = std::find_if(inFlight.begin(), inFlight.end(),
+                                       [id](const auto &p) { return p.first == id; });
+                if (it == inFlight.end())
+                    return;
+                lat.push_back(double(clock.nsecsElapsed() - it->second) / 1e3);
+                *it = inFlight.back();
+                inFlight.pop_back();
+                ++completed;
+                launch();
+            }));
+        txConnections.append(
+            QObject::connect(ctl_, &Stream::requestFailed, ctl_, [&](quint64, Stream::Error e) {
+                broken = true;
+                fail(QStringLiteral("request failed (error %1)").arg(int(e)));
+            }));
+    }
     for (int i = 0; i < o_.streams; ++i)
         launch();
     const int limitMs = timed ? int(o_.seconds * 1000) + 30000 : 600000;
@@ -375,9 +415,12 @@ bool PerfClient::runRequests()
     };
     const bool done = spinUntil(allDone, limitMs);
     const double secs = double(clock.nsecsElapsed()) / 1e9;
+    for (const QMetaObject::Connection &c : std::as_const(txConnections))
+        QObject::disconnect(c); // (they capture this function's locals)
     if (!done || broken)
         return fail(error_.isEmpty() ? QStringLiteral("requests did not complete") : error_);
     QCoreApplication::processEvents(); // let the last answers' acks go out
+    result_["transactions"] = o_.transactions;
     result_["requests"] = double(completed);
     result_["seconds"] = secs;
     result_["rps"] = double(completed) / secs;

@@ -2,7 +2,8 @@
 //
 // Control protocol (top-level stream service "sss-perf", protocol "1"): every control message is one
 // SSS message (Stream::writeMessage) holding a compact JSON object with an "op" key.
-//   client -> server  {"op":"start","mode":"bulk|rr|datagram","download":b,"bytes":N,"seconds":S,"streams":K}
+//   client -> server  {"op":"start","mode":"bulk|rr|datagram","download":b,"bytes":N,"seconds":S,"streams":K,
+//                      "transactions":b}
 //   server -> client  {"op":"ready"}                (the server's CPU clock starts here)
 //   ... the test runs on substreams of the control stream ...
 //   client -> server  {"op":"stop"}
@@ -13,6 +14,8 @@
 //                  answers with an 8-byte big-endian count of the bytes it received, then FIN.
 //   bulk download: the server opens K substreams, writes its share (or for S seconds), FIN.
 //   rr:            client opens a substream, writes 1 byte + FIN; the server answers 1 byte + FIN.
+//                  With "transactions" the same exchange goes through Stream::sendRequest and
+//                  listen(AcceptRequests)/sendReply: no Stream object per request on either side.
 //   datagram:      client opens one substream and sends best-effort datagrams on it.
 // Connect mode uses a second service "sss-perf-connect"/"1": 1 byte in, 1 byte back, FIN.
 #pragma once

@@ -37,6 +37,10 @@ public:
         ctl_->listen(Stream::ListenMode::AcceptSubstreams);
         connect(ctl_, &Stream::readyReadMessage, this, &ServerSession::onControl);
         connect(ctl_, &Stream::newSubstream, this, &ServerSession::onSubstream);
+        connect(ctl_, &Stream::requestReceived, this, [this](quint64 id, const QByteArray &request) {
+            received_ += request.size();
+            ctl_->sendReply(id, QByteArrayLiteral("r"));
+        });
         connect(ctl_, &Stream::readChannelFinished, this, &QObject::deleteLater);
         connect(ctl_, &Stream::errorOccurred, this, &QObject::deleteLater);
         onControl();
@@ -80,6 +84,9 @@ private:
         }
         // Decided once: onSubstream() runs per request and should not compare strings.
         kind_ = mode_ == "rr" ? Kind::Requests : mode_ == "datagram" ? Kind::Datagrams : Kind::Bulk;
+        ctl_->listen(kind_ == Kind::Requests && m.value("transactions").toBool()
+                         ? Stream::ListenMode::AcceptRequests
+                         : Stream::ListenMode::AcceptSubstreams);
         received_ = 0;
         datagrams_ = 0;
         cpu0_ = cpuSeconds();

@@ -934,6 +934,17 @@ qint64 Endpoint::read(StreamHandle h, char *data, qint64 maxSize)
     return s->read(d->shared.lastNow, *st, data, maxSize);
 }
 
+QByteArray Endpoint::read(StreamHandle h, qint64 maxSize)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        d->fail(StreamError::Closed);
+        return QByteArray();
+    }
+    return s->read(d->shared.lastNow, *st, maxSize);
+}
+
 qint64 Endpoint::peek(StreamHandle h, char *data, qint64 maxSize) const
 {
     StreamState *st = d->resolve(h);

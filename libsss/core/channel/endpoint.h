@@ -210,6 +210,9 @@ public:
     // Zero-copy: the stream keeps a reference to `data` (implicit sharing) instead of copying it.
     qint64 write(Instant now, StreamHandle s, const QByteArray &data, bool endOfMessage = false);
     qint64 read(StreamHandle s, char *data, qint64 maxSize);
+    // Up to maxSize bytes as a slice of the received packet when they lie in one (no copy; the
+    // slice keeps that receive buffer alive while it is held), else a copy.
+    QByteArray read(StreamHandle s, qint64 maxSize);
     qint64 peek(StreamHandle s, char *data, qint64 maxSize) const;
     qint64 bytesAvailable(StreamHandle s) const;
     qint64 bytesToWrite(StreamHandle s) const;

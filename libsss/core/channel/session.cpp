@@ -970,6 +970,18 @@ qint64 Session::read(Instant now, StreamState &s, char *data, qint64 maxSize)
     return n;
 }
 
+QByteArray Session::read(Instant now, StreamState &s, qint64 maxSize)
+{
+    const QByteArray b = s.recv.read(maxSize); // a slice of the received packet when it can be
+    if (!b.isEmpty()) {
+        consumeConnection(now, b.size());
+        s.creditedConsumed += quint64(b.size());
+    }
+    s.readableEventQueued = false;
+    afterRead(now, s);
+    return b;
+}
+
 QByteArray Session::readMessage(Instant now, StreamState &s)
 {
     const QByteArray m = s.recv.readMessage();

@@ -203,6 +203,7 @@ public:
     // The same without a copy: the send buffer shares `data` (or a slice of it).
     qint64 write(Instant now, StreamState &s, const QByteArray &data, bool eom);
     qint64 read(Instant now, StreamState &s, char *data, qint64 maxSize);
+    QByteArray read(Instant now, StreamState &s, qint64 maxSize);
     QByteArray readMessage(Instant now, StreamState &s);
     bool writeDatagram(Instant now, StreamState &s, const QByteArray &data, const DatagramOptions &o);
     void setPriority(StreamState &s, int priority);

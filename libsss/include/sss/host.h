@@ -36,6 +36,9 @@ struct SSS_EXPORT HostConfig {
     // Handshakes per second answered at once; beyond that a client must first prove its address
     // with a cookie (one more round trip), so a spoofed flood creates no state. 0 = always.
     int cookieThreshold = 1000;
+    // Largest request or reply of a transaction (Stream::sendRequest): a bigger incoming one is
+    // reset and reported as failed, since it is buffered whole before delivery.
+    qint64 maxTransactionSize = 16 * 1024 * 1024;
 };
 
 struct ChannelInfo;

@@ -68,7 +68,8 @@ public:
 
     enum class ShutdownMode { Read, Write, ReadWrite };
     Q_ENUM(ShutdownMode)
-    enum class ListenMode { AcceptSubstreams, RefuseSubstreams };
+    // AcceptRequests: the peer's substreams are transactions (requestReceived), not Streams.
+    enum class ListenMode { AcceptSubstreams, RefuseSubstreams, AcceptRequests };
     Q_ENUM(ListenMode)
 
     explicit Stream(Host *host, QObject *parent = nullptr);
@@ -100,6 +101,13 @@ public:
     void listen(ListenMode mode = ListenMode::AcceptSubstreams);
     bool hasPendingSubstreams() const;
     Stream *acceptSubstream();
+
+    // Transactions: a request and its reply, each delivered whole, on a fresh substream of this
+    // stream, without a Stream object per transaction. The id is unique for the Host's lifetime;
+    // 0 means the request could not be sent (see error()).
+    quint64 sendRequest(const QByteArray &request);
+    bool sendReply(quint64 requestId, const QByteArray &reply);
+    bool cancelRequest(quint64 requestId);
 
     // Datagrams of any size, delivered whole or not at all.
     bool writeDatagram(const QByteArray &datagram, const DatagramOptions &options = {});
@@ -136,6 +144,9 @@ Q_SIGNALS:
     void readyReadMessage();
     void readyReadDatagram();
     void newSubstream();
+    void requestReceived(quint64 requestId, const QByteArray &request);
+    void replyReceived(quint64 requestId, const QByteArray &reply);
+    void requestFailed(quint64 requestId, sss::Stream::Error error);
     void priorityChanged(int priority);
     void linkStatusChanged(sss::Host::LinkStatus status);
 

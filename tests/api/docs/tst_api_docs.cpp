@@ -115,6 +115,25 @@ void startRequestServer(sss::Host &host)
 }
 //! [request-server]
 
+//! [transaction-server]
+// The same service with transactions: each request arrives whole in requestReceived(), and its
+// answer goes back with sendReply(). No Stream object per request, no connection per request.
+void startTransactionServer(sss::Host &host)
+{
+    auto *server = new sss::Server(&host, &host);
+    server->listen(QStringLiteral("items"), QStringLiteral("v2"));
+    QObject::connect(server, &sss::Server::newConnection, server, [server] {
+        while (sss::Stream *session = server->nextPendingConnection()) {
+            session->listen(sss::Stream::ListenMode::AcceptRequests);
+            QObject::connect(session, &sss::Stream::requestReceived, session,
+                             [session](quint64 id, const QByteArray &request) {
+                                 session->sendReply(id, answer(request));
+                             });
+        }
+    });
+}
+//! [transaction-server]
+
 //! [flow-control]
 // Streams a large source without loading it: keep about 1 MiB unacknowledged, top up on every
 // acknowledgement. write() never blocks; it refuses what exceeds HostConfig::maxSendBufferPerStream.
@@ -376,6 +395,33 @@ private slots:
             QCOMPARE(answers[i], "answer to GET /items/" + QByteArray::number(i));
         // 100 transactions in parallel: a couple of round trips (20 ms each), not 100.
         QVERIFY2(w.sim.elapsed() < 200ms, qPrintable(QString::number(sss::core::toSeconds(w.sim.elapsed()))));
+    }
+
+    void transactions()
+    {
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        startTransactionServer(*w.server);
+        auto *session = new sss::Stream(w.client.get(), w.client.get());
+        QVERIFY(session->connectTo(w.server->peerId(), QStringLiteral("items"), QStringLiteral("v2"),
+                                   w.b->address(), 4000));
+        //! [transaction-client]
+        // 100 requests at once, each on a fresh substream; replies come back by id, in any order.
+        std::map<quint64, int> pending;
+        std::map<int, QByteArray> answers;
+        for (int i = 0; i < 100; ++i)
+            pending[session->sendRequest("GET /items/" + QByteArray::number(i))] = i;
+        QObject::connect(session, &sss::Stream::replyReceived, session,
+                         [&](quint64 id, const QByteArray &reply) { answers[pending[id]] = reply; });
+        QObject::connect(session, &sss::Stream::requestFailed, session, [](quint64 id, sss::Stream::Error e) {
+            qWarning() << "request" << id << "failed:" << e;
+        });
+        //! [transaction-client]
+        QVERIFY(w.run([&] { return answers.size() == 100; }));
+        for (int i = 0; i < 100; ++i)
+            QCOMPARE(answers[i], "answer to GET /items/" + QByteArray::number(i));
+        QVERIFY(w.sim.elapsed() < 200ms); // in parallel, like the Stream substreams
+        QVERIFY(session->findChildren<sss::Stream *>().isEmpty());
     }
 
     void controlSubstream()

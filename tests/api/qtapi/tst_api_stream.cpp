@@ -968,6 +968,174 @@ private slots:
         QVERIFY(srv.listen(QStringLiteral("early"), QStringLiteral("p")));
     }
 
+    // Transactions: requests and replies, each whole, on fresh substreams with no Stream object per
+    // transaction. Many in flight at once, empty ones and ones larger than a stream's initial
+    // receive window; every reply matches its request's id; afterwards neither host keeps any
+    // state for them (only the two top-level streams remain) and no child Stream was created.
+    void transactions()
+    {
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        QVERIFY(w.ok);
+        Acceptor acc(w.server.get());
+        int served = 0;
+        acc.onStream = [&](Stream *s) {
+            s->listen(Stream::ListenMode::AcceptRequests);
+            QObject::connect(s, &Stream::requestReceived, s, [s, &served](quint64 id, const QByteArray &req) {
+                ++served;
+                QByteArray reply = req;
+                std::reverse(reply.begin(), reply.end());
+                QVERIFY(s->sendReply(id, reply + "!"));
+                QVERIFY(!s->sendReply(id, "twice")); // answered already
+                QCOMPARE(s->error(), Stream::Error::InvalidArgument);
+            });
+        };
+        Stream *s = w.connect();
+        QVERIFY(s);
+        QVERIFY(s->write("hello") == 5); // the top-level stream opens the service
+        std::map<quint64, QByteArray> expected;
+        std::map<quint64, QByteArray> got;
+        QObject::connect(s, &Stream::replyReceived, s, [&](quint64 id, const QByteArray &reply) {
+            QVERIFY2(!got.count(id), "one reply per request");
+            got[id] = reply;
+        });
+        QSignalSpy failed(s, &Stream::requestFailed);
+        const qsizetype sizes[] = {0, 1, 100, 1200, 5000, 300 * 1024, 1024 * 1024 + 17};
+        for (int i = 0; i < 21; ++i) {
+            const QByteArray req = pattern(sizes[i % 7], i);
+            const quint64 id = s->sendRequest(req);
+            QVERIFY(id != 0);
+            QVERIFY(!expected.count(id));
+            QByteArray reply = req;
+            std::reverse(reply.begin(), reply.end());
+            expected[id] = reply + "!";
+        }
+        QVERIFY(w.run([&] { return got.size() == expected.size(); }, 60s));
+        QCOMPARE(failed.count(), 0);
+        QCOMPARE(served, 21);
+        for (const auto &[id, reply] : expected)
+            QVERIFY2(got[id] == reply, qPrintable(QStringLiteral("reply %1").arg(id)));
+        QVERIFY(s->findChildren<Stream *>().isEmpty());
+        QVERIFY(acc.streams.first()->findChildren<Stream *>().isEmpty());
+        QVERIFY(
+            w.run([&] { return w.client->streams().size() == 1 && w.server->streams().size() == 1; }, 10s));
+    }
+
+    // Both sides of a transaction are ordinary substreams: a Stream-object peer can answer
+    // sendRequest(), and a request sent on a Stream substream reaches requestReceived().
+    void transactionsWithStreamPeers()
+    {
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        QVERIFY(w.ok);
+        Acceptor acc(w.server.get());
+        acc.onStream = [&](Stream *s) {
+            QObject::connect(s, &Stream::newSubstream, s, [s] {
+                while (Stream *sub = s->acceptSubstream()) {
+                    QObject::connect(sub, &QIODevice::readChannelFinished, sub, [sub] {
+                        sub->write(sub->readAll().toUpper());
+                        sub->close();
+                    });
+                }
+            });
+        };
+        Stream *s = w.connect();
+        QVERIFY(s && s->write("x") == 1);
+        QByteArray reply;
+        quint64 replyId = 0;
+        QObject::connect(s, &Stream::replyReceived, s, [&](quint64 id, const QByteArray &r) {
+            replyId = id;
+            reply = r;
+        });
+        const quint64 id = s->sendRequest("shout this");
+        QVERIFY(w.run([&] { return replyId != 0; }));
+        QCOMPARE(replyId, id);
+        QCOMPARE(reply, QByteArray("SHOUT THIS"));
+
+        // The other way round: the server's stream takes requests; the client sends one on a
+        // Stream substream and reads the reply up to the end.
+        Stream *srv = acc.streams.first();
+        srv->listen(Stream::ListenMode::AcceptRequests);
+        QObject::connect(srv, &Stream::requestReceived, srv,
+                         [srv](quint64 rid, const QByteArray &req) { srv->sendReply(rid, "re: " + req); });
+        Stream *sub = s->openSubstream();
+        QVERIFY(sub);
+        sub->write("question");
+        sub->shutdown(Stream::ShutdownMode::Write);
+        QByteArray answer;
+        bool ended = false;
+        QObject::connect(sub, &QIODevice::readyRead, sub, [&] { answer += sub->readAll(); });
+        QObject::connect(sub, &QIODevice::readChannelFinished, sub, [&] { ended = true; });
+        QVERIFY(w.run([&] { return ended; }));
+        QCOMPARE(answer, QByteArray("re: question"));
+    }
+
+    // What can go wrong with a transaction is reported, never crashed on: an unknown id, a
+    // request over the server's maxTransactionSize (reset: the requester hears ResetByPeer), a
+    // cancelled request (no signal for it; the server's pending one fails and cannot be
+    // answered), and the owner stream deleted with transactions in flight.
+    void transactionFailures()
+    {
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        QVERIFY(w.ok);
+        HostConfig cfg;
+        cfg.maxTransactionSize = 64 * 1024;
+        w.server->setConfig(cfg);
+        Acceptor acc(w.server.get());
+        QList<quint64> received;
+        acc.onStream = [&](Stream *s) {
+            s->listen(Stream::ListenMode::AcceptRequests);
+            QObject::connect(s, &Stream::requestReceived, s, [&](quint64 id, const QByteArray &req) {
+                if (req == "hold")
+                    received.append(id); // answered later, or never
+                else
+                    acc.streams.first()->sendReply(id, "ok");
+            });
+        };
+        Stream *s = w.connect();
+        QVERIFY(s && s->write("x") == 1);
+        QVERIFY(!s->sendReply(12345, "nobody asked"));
+        QCOMPARE(s->error(), Stream::Error::InvalidArgument);
+        QVERIFY(!s->cancelRequest(12345));
+
+        QMap<quint64, QByteArray> replies;
+        QMap<quint64, Stream::Error> failures;
+        QObject::connect(s, &Stream::replyReceived, s,
+                         [&](quint64 id, const QByteArray &r) { replies[id] = r; });
+        QObject::connect(s, &Stream::requestFailed, s,
+                         [&](quint64 id, Stream::Error e) { failures[id] = e; });
+        const quint64 big = s->sendRequest(pattern(200 * 1024));
+        const quint64 small = s->sendRequest("fine");
+        const quint64 held = s->sendRequest("hold");
+        QVERIFY(
+            w.run([&] { return failures.contains(big) && replies.contains(small) && received.size() == 1; }));
+        QCOMPARE(failures.value(big), Stream::Error::ResetByPeer);
+        QCOMPARE(replies.value(small), QByteArray("ok"));
+        QVERIFY(!replies.contains(big));
+
+        // Cancelled while the server holds it: the client hears nothing more; the server's
+        // pending request fails and can no longer be answered.
+        Stream *srv = acc.streams.first();
+        QSignalSpy srvFailed(srv, &Stream::requestFailed);
+        QVERIFY(s->cancelRequest(held));
+        QVERIFY(!s->cancelRequest(held));
+        QVERIFY(w.run([&] { return srvFailed.count() == 1; }));
+        QCOMPARE(srvFailed.first().first().toULongLong(), received.first());
+        QVERIFY(!srv->sendReply(received.first(), "too late"));
+        w.runFor(1s);
+        QVERIFY(!replies.contains(held) && !failures.contains(held));
+
+        // The owner goes away with a request not sent yet: it is reset (the server never sees it),
+        // nothing is reported, nothing is left on either side.
+        const quint64 orphan = s->sendRequest("hold");
+        QVERIFY(orphan != 0);
+        delete s;
+        QVERIFY(w.run([&] { return w.client->streams().isEmpty(); }, 10s));
+        QVERIFY(w.run([&] { return w.server->streams().size() == 1; }, 10s)); // its top-level stream
+        QCOMPARE(received.size(), 1);
+    }
+
     void deterministic()
     {
         // The same seed gives the same virtual timeline through the whole Qt API.

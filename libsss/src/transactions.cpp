@@ -1,0 +1,235 @@
+// Transactions: request/reply exchanges on fresh substreams without a Stream object each. A
+// request/response application otherwise pays per transaction for a QObject, its QIODevice, its
+// registration and the signal connections it makes, on both ends and on the critical path; here
+// the parent stream's signals report every transaction by id. The protocol is unchanged: each
+// transaction is an ordinary substream carrying the request (then FIN) one way and the reply (then
+// FIN) the other, so the peer may use Stream objects for its side.
+#include "host_p.h"
+#include "stream_p.h"
+
+namespace sss {
+
+void HostPrivate::acceptRequests(Stream *parent)
+{
+    StreamPrivate *pd = StreamPrivate::get(parent);
+    while (endpoint_ && pd->handle) {
+        const core::StreamHandle h = endpoint_->acceptSubstream(pd->handle);
+        if (!h)
+            return;
+        Transaction t;
+        t.owner = parent;
+        t.incoming = true;
+        transactions_.insert(h, t);
+        ++pd->transactions;
+        // Events that came before this (the substream was pending) were kept for a Stream object.
+        const QList<core::Event> early = early_.take(h);
+        bool failed = false;
+        for (const core::Event &e : early)
+            failed = failed || e.type == core::Event::Type::Error;
+        if (failed) {
+            endTransaction(h, true); // the peer gave up on it before we saw it: nothing to report
+            continue;
+        }
+        pumpTransaction(h); // what arrived with the open (a small request: all of it, and the FIN)
+    }
+}
+
+void HostPrivate::transactionEvent(const core::Event &e)
+{
+    using T = core::Event::Type;
+    auto it = transactions_.find(e.stream);
+    Transaction &t = it.value();
+    switch (e.type) {
+    case T::Readable:
+    case T::Finished:
+        pumpTransaction(e.stream);
+        break;
+    case T::BytesAcked:
+        if (!t.unsent.isEmpty() && writeTransaction(e.stream, t)) {
+            if (t.incoming) // the whole reply is queued: the core finishes it in the background
+                endTransaction(e.stream, false);
+            else
+                endpoint_->shutdownWrite(now(), e.stream);
+            requestFlush();
+        }
+        break;
+    case T::Error:
+        failTransaction(e.stream,
+                        e.error == core::StreamError::NoError ? Stream::Error::Closed
+                                                              : static_cast<Stream::Error>(e.error));
+        break;
+    case T::Closed: // (only if the core ended it before we did)
+        failTransaction(e.stream, Stream::Error::Closed);
+        break;
+    default:
+        break;
+    }
+}
+
+void HostPrivate::pumpTransaction(core::StreamHandle h)
+{
+    auto it = transactions_.find(h);
+    if (it == transactions_.end() || it->delivered || !endpoint_)
+        return;
+    Transaction &t = it.value();
+    const qint64 avail = endpoint_->bytesAvailable(h);
+    if (avail > 0) {
+        const qint64 limit = config.maxTransactionSize;
+        if (t.data.size() + avail > limit) {
+            if (t.incoming) {
+                endTransaction(h, true); // the requester sees its substream reset
+            } else {
+                failTransaction(h, Stream::Error::Cancelled);
+            }
+            return;
+        }
+        // A request that came in one packet is handed on as a slice of it, without a copy.
+        QByteArray chunk = endpoint_->read(h, avail);
+        if (t.data.isEmpty())
+            t.data = std::move(chunk);
+        else
+            t.data += chunk;
+        requestFlush(); // (reading returns flow-control credit)
+    }
+    if (!endpoint_->atEnd(h))
+        return;
+    Stream *owner = t.owner;
+    const QByteArray data = std::exchange(t.data, QByteArray());
+    if (t.incoming) {
+        t.delivered = true; // kept until sendReply() or cancelRequest()
+        emit owner->requestReceived(h, data);
+    } else {
+        endTransaction(h, false); // (our request's FIN went out with it)
+        emit owner->replyReceived(h, data);
+    }
+}
+
+void HostPrivate::failTransaction(core::StreamHandle h, Stream::Error error)
+{
+    auto it = transactions_.find(h);
+    if (it == transactions_.end())
+        return;
+    Stream *owner = it->owner;
+    const bool report = !it->incoming || it->delivered; // an incoming one the app never saw: silent
+    endTransaction(h, true);
+    if (report)
+        emit owner->requestFailed(h, error);
+}
+
+bool HostPrivate::writeTransaction(core::StreamHandle h, Transaction &t)
+{
+    const qint64 n = endpoint_->write(now(), h, t.unsent);
+    if (n >= t.unsent.size()) {
+        t.unsent = QByteArray();
+        return true;
+    }
+    if (n > 0)
+        t.unsent = t.unsent.sliced(n); // (shares the caller's buffer)
+    return false;
+}
+
+void HostPrivate::endTransaction(core::StreamHandle h, bool reset)
+{
+    auto it = transactions_.find(h);
+    if (it == transactions_.end())
+        return;
+    if (Stream *owner = it->owner)
+        --StreamPrivate::get(owner)->transactions;
+    transactions_.erase(it);
+    if (!endpoint_)
+        return;
+    const core::Instant t = now();
+    if (reset)
+        endpoint_->reset(t, h, core::StreamError::Cancelled);
+    if (endpoint_->release(t, h) || reset)
+        requestFlush();
+}
+
+void HostPrivate::dropTransactions(Stream *owner)
+{
+    std::vector<core::StreamHandle> mine;
+    for (auto it = transactions_.cbegin(); it != transactions_.cend(); ++it)
+        if (it->owner == owner)
+            mine.push_back(it.key());
+    for (core::StreamHandle h : mine)
+        endTransaction(h, true);
+}
+
+/*!
+    Sends \a request on a fresh substream of this stream and returns the transaction's id (unique
+    for the Host's lifetime), or 0 if it cannot be sent (error() says why). The reply arrives whole
+    in replyReceived() with the same id, or requestFailed() reports why there will be none. The
+    peer receives it in requestReceived() if it listens with ListenMode::AcceptRequests (or as an
+    ordinary substream: read to the end, write the reply, close). No Stream object is created:
+    many transactions may be in flight at once, each independent of the others.
+*/
+quint64 Stream::sendRequest(const QByteArray &request)
+{
+    Q_D(Stream);
+    core::Endpoint *ep = d->usable("sendRequest");
+    if (!ep)
+        return 0;
+    HostPrivate *hp = d->hostPrivate();
+    const core::Instant now = hp->now();
+    const core::StreamHandle h = ep->openSubstream(now, d->handle);
+    if (!h) {
+        d->failFromCore("sendRequest");
+        return 0;
+    }
+    HostPrivate::Transaction &t = hp->transactions_[h];
+    t.owner = this;
+    ++d->transactions;
+    t.unsent = request;
+    if (request.isEmpty() || hp->writeTransaction(h, t))
+        ep->shutdownWrite(now, h);
+    hp->requestFlush();
+    return h;
+}
+
+/*!
+    Answers the request \a requestId received in requestReceived() with \a reply, which the peer
+    receives whole. Returns false (and sets error() to InvalidArgument) if there is no such request
+    waiting for a reply on this stream.
+*/
+bool Stream::sendReply(quint64 requestId, const QByteArray &reply)
+{
+    Q_D(Stream);
+    core::Endpoint *ep = d->usable("sendReply");
+    if (!ep)
+        return false;
+    HostPrivate *hp = d->hostPrivate();
+    auto it = hp->transactions_.find(requestId);
+    if (it == hp->transactions_.end() || it->owner != this || !it->incoming || !it->delivered
+        || it->replied) {
+        d->setError(Error::InvalidArgument,
+                    QStringLiteral("No request %1 is waiting for a reply on this stream").arg(requestId));
+        return false;
+    }
+    it->replied = true;
+    it->unsent = reply;
+    if (reply.isEmpty() || hp->writeTransaction(requestId, it.value()))
+        hp->endTransaction(requestId, false); // queued whole: FIN follows, the core finishes it
+    else
+        hp->requestFlush(); // the rest follows as the send buffer drains (BytesAcked)
+    return true;
+}
+
+/*!
+    Abandons the transaction \a requestId, sent by sendRequest() or received and not yet answered:
+    its substream is reset and no signal about it follows. Returns false if there is no such
+    transaction on this stream.
+*/
+bool Stream::cancelRequest(quint64 requestId)
+{
+    Q_D(Stream);
+    HostPrivate *hp = d->hostPrivate();
+    if (!hp)
+        return false;
+    auto it = hp->transactions_.find(requestId);
+    if (it == hp->transactions_.end() || it->owner != this)
+        return false;
+    hp->endTransaction(requestId, true);
+    return true;
+}
+
+} // namespace sss
