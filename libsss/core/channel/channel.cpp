@@ -453,6 +453,34 @@ void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
               QStringLiteral("count=%1 cwnd=%2").arg(lost.size()).arg(cc_->window()));
 }
 
+// Hands the frames of the oldest unacknowledged packet sent before the PTO fired (after the one a
+// probe repeated last; once all were, the oldest again) back to the session to be sent again. The
+// packet is not declared lost and stays in flight: whichever copy is acknowledged first releases the
+// data (the send buffer and control frames ignore a second acknowledgement), and the receiver drops
+// the duplicate. Returns false if no such packet carries frames.
+bool Channel::repeatForProbe()
+{
+    for (int pass = 0; pass < 2 && !sent_.empty(); ++pass) {
+        const quint64 front = sent_.front().pn;
+        const quint64 end = std::min<quint64>(probeEnd_, front + sent_.size());
+        for (quint64 pn = std::max(probeNext_, front); pn < end; ++pn) {
+            const SentPacket &p = sent_[size_t(pn - front)];
+            if (!p.ackEliciting || p.acked || p.lost || p.frames.isEmpty())
+                continue;
+            probeNext_ = pn + 1;
+            for (const SentFrame &f : p.frames)
+                if (f.kind == SentFrame::StreamData)
+                    retransmitted_ += f.length;
+            session_->onFramesLost(p.frames);
+            return true;
+        }
+        if (probeNext_ == 0)
+            break;
+        probeNext_ = 0; // repeating the oldest again still beats a bare PING
+    }
+    return false;
+}
+
 void Channel::pruneSent()
 {
     while (!sent_.empty() && (sent_.front().acked || sent_.front().lost || !sent_.front().ackEliciting))
@@ -496,6 +524,8 @@ void Channel::handleTimeout(Instant now)
     } else if (ptoDeadline() <= now) {
         ++ptoCount_;
         probesToSend_ = 2;
+        probeNext_ = 0;
+        probeEnd_ = nextPn_;
         ep_.trace(now, "recovery:pto", QStringLiteral("count=%1").arg(ptoCount_));
     }
     if (prevKeyDiscard_ <= now) {
@@ -680,8 +710,16 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
             ackEliciting = true;
         }
         room -= out.size() - kShortHeaderSize;
-        if (session_ && canSendData(now, packetSize) && room > 0)
+        if (session_ && canSendData(now, packetSize) && room > 0) {
+            const qsizetype before = out.size();
             session_->fill(now, w, room, frames, ackEliciting);
+            // A probe with no new data to carry repeats unacknowledged data (RFC 9002 §6.2.4): a lost
+            // request, answer or ACCEPT that was the last packet in flight then arrives one PTO late,
+            // not one PTO plus the round trip a PING's ACK takes to prove the loss. Two tries: the
+            // frames of a packet may all have gone stale (a stream reset since, say).
+            for (int i = 0; i < 2 && probesToSend_ > 0 && out.size() == before && repeatForProbe(); ++i)
+                session_->fill(now, w, room, frames, ackEliciting);
+        }
         if (!ackEliciting && (pingQueued_ || probesToSend_ > 0)) {
             w.varint(quint64(FrameType::Ping));
             ackEliciting = true;

@@ -112,6 +112,7 @@ private:
     void deferAck(Instant now, wire::AckFrame &ack);
     void detectLoss(Instant now);
     void onPacketsLost(Instant now, std::vector<SentPacket *> &lost);
+    bool repeatForProbe();
     void setLossTimer(Instant now);
     Instant ptoDeadline() const;
     void pruneSent();
@@ -167,6 +168,9 @@ private:
     quint64 reorderThreshold_ = 3; // packets; grows when a loss turns out spurious (RACK-style)
     quint64 spuriousLosses_ = 0;
     int probesToSend_ = 0;
+    // Packets a PTO probe may repeat (repeatForProbe): those sent before the PTO fired, below
+    // probeEnd_, and from probeNext_ on (the next one not repeated yet).
+    quint64 probeNext_ = 0, probeEnd_ = 0;
     bool pingQueued_ = false;
 
     // paths and anti-amplification
