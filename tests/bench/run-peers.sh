@@ -9,8 +9,9 @@
 # usage: run-peers.sh [--rounds R] [--seconds S] [--out FILE] [--build DIR] [--no-install]
 #                     [--tls-bytes N] [--quic-bytes N] [--sss-bytes N] [--port-base P] [--handshake-seconds S]
 #                     [--sss-connections N]
-# SSS rows come from sss-perf (bulk upload, rr on fresh substreams, connect = handshake + 1-byte
-# request/response); rr is compared with sss-udp-ceiling's sealed ping-pong, connect with TLS 1.3 full.
+# SSS rows come from sss-perf (bulk upload, rr on fresh substreams with a Stream object each and
+# through the transaction API, connect = handshake + 1-byte request/response); rr is compared with
+# sss-udp-ceiling's sealed ping-pong, connect with TLS 1.3 full.
 set -u
 
 ROUNDS=3
@@ -224,7 +225,9 @@ record_lat() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${3:-nan}" "${4:-nan}" "
 
 run_sss() { # round: bulk, rr and connect against one sss-perf server
     [ -n "$SSSPERF" ] || return
-    start_sss_server || { record sss-bulk "$1"; record_lat sss-rr "$1"; record sss-connect "$1"; return; }
+    start_sss_server || {
+        record sss-bulk "$1"; record_lat sss-rr "$1"; record_lat sss-rr-tx "$1"; record sss-connect "$1"; return
+    }
     local cli="$SSSPERF client --connect 127.0.0.1:$SSS_PORT --peer $SSS_PEER --json"
     local j=$WORK/sss.json g cs ss secs cipher
     # Bulk upload, one stream: goodput is end to end (the server confirms the byte count on the stream).
@@ -242,6 +245,11 @@ run_sss() { # round: bulk, rr and connect against one sss-perf server
     timeout $((HS_SECONDS + 60)) taskset -c "$SND_CPU" $cli --mode rr --seconds "$HS_SECONDS" >"$j" 2>"$j.err"
     # shellcheck disable=SC2046
     record_lat sss-rr "$1" $(json_fields "$j" rps p50_us p99_us)
+    # The same through the transaction API (Stream::sendRequest: no Stream object per request).
+    timeout $((HS_SECONDS + 60)) taskset -c "$SND_CPU" $cli --mode rr --transactions --seconds "$HS_SECONDS" \
+        >"$j" 2>"$j.err"
+    # shellcheck disable=SC2046
+    record_lat sss-rr-tx "$1" $(json_fields "$j" rps p50_us p99_us)
     # Connect: fresh Host, handshake + 1-byte request/response, sequentially.
     timeout 120 taskset -c "$SND_CPU" $cli --mode connect --connections "$SSS_CONNECTIONS" >"$j" 2>"$j.err"
     local p50; read -r p50 <<<"$(json_fields "$j" p50_us)"
@@ -366,6 +374,7 @@ def lmed(name, i):
     return statistics.median(vals) if vals else math.nan
 llabels = {
     "sss-rr": "SSS request/response, fresh substream each, 1 in flight (sss-perf rr)",
+    "sss-rr-tx": "SSS request/response, fresh substream each, transaction API (sss-perf rr --transactions)",
     "udp-pingpong-aes": "raw UDP ping-pong, 1-byte sealed AES-256-GCM (sss-udp-ceiling)",
     "udp-pingpong-chacha": "raw UDP ping-pong, 1-byte sealed ChaCha20-Poly1305 (sss-udp-ceiling)",
 }
