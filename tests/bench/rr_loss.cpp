@@ -40,16 +40,6 @@ struct World {
     std::unique_ptr<test::CoreNode> a, b;
 };
 
-QByteArray readAll(test::CoreNode &n, StreamHandle s)
-{
-    QByteArray out;
-    char buf[4096];
-    qint64 r;
-    while ((r = n.ep->read(s, buf, sizeof buf)) > 0)
-        out.append(buf, r);
-    return out;
-}
-
 double ms(Duration d)
 {
     return std::chrono::duration<double, std::milli>(d).count();
@@ -80,7 +70,7 @@ bool runRr(uint64_t seed, double loss, Duration delay, int requests, std::vector
             w.b->ep->acceptSubstream(e.parent);
         if (e.type == Event::Type::NewConnection || e.type == Event::Type::Readable
             || e.type == Event::Type::Finished) {
-            readAll(*w.b, e.stream);
+            w.b->readAll(e.stream);
             if (e.type == Event::Type::Finished) {
                 const QByteArray resp(100, 'r');
                 w.b->ep->write(w.sim.now(), e.stream, resp.constData(), resp.size());
@@ -107,7 +97,7 @@ bool runRr(uint64_t seed, double loss, Duration delay, int requests, std::vector
         if (e.type == Event::Type::Connected && e.stream == top)
             next();
         if ((e.type == Event::Type::Readable || e.type == Event::Type::Finished) && e.stream == current) {
-            readAll(*w.a, current);
+            w.a->readAll(current);
             if (w.a->ep->atEnd(current)) {
                 const Duration took = w.sim.now() - started;
                 times.push_back(ms(took));

@@ -55,15 +55,6 @@ struct World {
     {
         return a->ep->connectStream(sim.now(), b->peerId(), b->address(), kSvc, kProto);
     }
-    QByteArray readAll(test::CoreNode &n, StreamHandle s)
-    {
-        QByteArray out;
-        char buf[65536];
-        qint64 r;
-        while ((r = n.ep->read(s, buf, sizeof buf)) > 0)
-            out.append(buf, r);
-        return out;
-    }
     sim::Simulator sim;
     sim::Network net;
     sim::Host *ha, *hb;
@@ -97,7 +88,7 @@ void tst_CoreStreams::substreamTransactions()
             QCOMPARE(w.b->ep->acceptSubstream(e.parent), e.stream);
         }
         if (e.type == Event::Type::Readable || e.type == Event::Type::Finished) {
-            serverIn[e.stream] += w.readAll(*w.b, e.stream);
+            serverIn[e.stream] += w.b->readAll(e.stream);
             if (w.b->ep->atEnd(e.stream) && serverIn.count(e.stream)) {
                 const QByteArray resp = "resp:" + serverIn[e.stream];
                 w.b->ep->write(w.sim.now(), e.stream, resp.constData(), resp.size());
@@ -125,7 +116,7 @@ void tst_CoreStreams::substreamTransactions()
     }
     w.a->onEvent = [&](const Event &e) {
         if ((e.type == Event::Type::Readable || e.type == Event::Type::Finished) && idx.count(e.stream)) {
-            clientIn[e.stream] += w.readAll(*w.a, e.stream);
+            clientIn[e.stream] += w.a->readAll(e.stream);
             if (w.a->ep->atEnd(e.stream)) {
                 if (clientIn[e.stream] != "resp:" + QByteArray::number(idx[e.stream]))
                     ++bad;
@@ -264,7 +255,7 @@ void tst_CoreStreams::priorityOrder()
         if (e.type == Event::Type::NewSubstream)
             w.b->ep->acceptSubstream(e.parent);
         if (e.type == Event::Type::Readable || e.type == Event::Type::Finished) {
-            const QByteArray d = w.readAll(*w.b, e.stream);
+            const QByteArray d = w.b->readAll(e.stream);
             if (!tag.count(e.stream) && !d.isEmpty())
                 tag[e.stream] = d.left(1);
             got[e.stream] += d.size();
@@ -318,7 +309,7 @@ void tst_CoreStreams::priorityChangeFromReceiver()
         if (e.type == Event::Type::NewSubstream)
             w.b->ep->acceptSubstream(e.parent);
         if (e.type == Event::Type::Readable || e.type == Event::Type::Finished) {
-            const QByteArray d = w.readAll(*w.b, e.stream);
+            const QByteArray d = w.b->readAll(e.stream);
             if (!second && d.startsWith('b'))
                 second = e.stream;
             got[e.stream] += d.size();
@@ -381,7 +372,7 @@ void tst_CoreStreams::slowReaderDoesNotBlockOthers()
             (slow ? fast : slow) = s;
         }
         if (e.type == Event::Type::Readable && e.stream == fast) {
-            fastGot += w.readAll(*w.b, fast).size();
+            fastGot += w.b->readAll(fast).size();
             w.b->kick();
         }
     };
@@ -470,7 +461,7 @@ void tst_CoreStreams::shutdownAndReclaim()
         if (e.type == Event::Type::NewConnection)
             srv = e.stream;
         if (e.stream == srv && (e.type == Event::Type::Readable || e.type == Event::Type::Finished)) {
-            srvGot += w.readAll(*w.b, srv);
+            srvGot += w.b->readAll(srv);
             if (e.type == Event::Type::Finished)
                 srvFin = true;
         }
@@ -480,7 +471,7 @@ void tst_CoreStreams::shutdownAndReclaim()
         if (e.stream != s)
             return;
         if (e.type == Event::Type::Readable || e.type == Event::Type::Finished)
-            cliGot += w.readAll(*w.a, s);
+            cliGot += w.a->readAll(s);
         if (e.type == Event::Type::Finished)
             cliFin = true;
         if (e.type == Event::Type::Closed)
@@ -637,13 +628,13 @@ void tst_CoreStreams::resetBeforeOpenLeavesNothing()
         if (e.type == Event::Type::NewSubstream) {
             while (const StreamHandle s = w.b->ep->acceptSubstream(e.parent)) {
                 ++accepted;
-                got += w.readAll(*w.b, s);
+                got += w.b->readAll(s);
             }
         }
         if (e.type == Event::Type::Readable)
-            got += w.readAll(*w.b, e.stream);
+            got += w.b->readAll(e.stream);
         if (e.type == Event::Type::NewConnection)
-            w.readAll(*w.b, e.stream);
+            w.b->readAll(e.stream);
         w.b->kick();
     };
     const StreamHandle top = w.connect();
@@ -703,13 +694,13 @@ void tst_CoreStreams::resetWhileWaitingForStreamCredit()
             while (const StreamHandle s = w.b->ep->acceptSubstream(e.parent)) {
                 ++accepted;
                 w.b->ep->shutdownWrite(w.sim.now(), s); // B has nothing to say
-                partial[s] += w.readAll(*w.b, s);
+                partial[s] += w.b->readAll(s);
             }
         }
         if (e.type == Event::Type::Readable || e.type == Event::Type::NewConnection)
-            partial[e.stream] += w.readAll(*w.b, e.stream);
+            partial[e.stream] += w.b->readAll(e.stream);
         if (e.type == Event::Type::Finished) {
-            got.insert(partial[e.stream] + w.readAll(*w.b, e.stream));
+            got.insert(partial[e.stream] + w.b->readAll(e.stream));
             partial.erase(e.stream);
         }
         w.b->kick();
@@ -798,7 +789,7 @@ void tst_CoreStreams::discardedDataReleasesConnectionWindow()
                 keep = s;
         }
         if (e.type == Event::Type::Readable && e.stream == keep)
-            kept += w.readAll(*w.b, keep).size();
+            kept += w.b->readAll(keep).size();
         w.b->kick();
     };
     const StreamHandle top = w.connect();
@@ -836,7 +827,7 @@ void tst_CoreStreams::releaseBeforePeerFinishedIsGraceful()
     int errors = 0;
     w.b->onEvent = [&](const Event &e) {
         if (e.type == Event::Type::Readable) {
-            w.readAll(*w.b, e.stream);
+            w.b->readAll(e.stream);
             w.b->ep->write(w.sim.now(), e.stream, "answer", 6);
             w.b->ep->release(w.sim.now(), e.stream);
             w.b->kick();
@@ -849,7 +840,7 @@ void tst_CoreStreams::releaseBeforePeerFinishedIsGraceful()
     bool fin = false;
     w.a->onEvent = [&](const Event &e) {
         if (e.stream == s && (e.type == Event::Type::Readable || e.type == Event::Type::Finished))
-            got += w.readAll(*w.a, s);
+            got += w.a->readAll(s);
         if (e.stream == s && e.type == Event::Type::Finished)
             fin = true;
         if (e.type == Event::Type::Error)
@@ -907,7 +898,7 @@ void tst_CoreStreams::peerLostSessionStartsOver()
         if (e.type == Event::Type::Error && e.stream == top)
             topError = e.error;
         if (e.type == Event::Type::Finished || e.type == Event::Type::Readable)
-            w.readAll(*w.a, e.stream);
+            w.a->readAll(e.stream);
         if (e.type == Event::Type::Finished)
             w.a->ep->release(w.sim.now(), e.stream);
     };

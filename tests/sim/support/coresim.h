@@ -67,6 +67,17 @@ public:
 
     std::function<void(const core::Event &)> onEvent;
     std::unique_ptr<core::Endpoint> ep;
+
+    // Everything readable on `s` now.
+    QByteArray readAll(core::StreamHandle s)
+    {
+        QByteArray out;
+        char buf[65536];
+        qint64 r;
+        while ((r = ep->read(s, buf, sizeof buf)) > 0)
+            out.append(buf, r);
+        return out;
+    }
     quint64 transmits = 0;
 
 private:
