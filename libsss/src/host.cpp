@@ -354,7 +354,8 @@ void HostPrivate::dispatch(const core::Event &e)
         // Released by the application (the core finishes it in the background), or not accepted yet.
         if (e.type == T::Closed) {
             early_.remove(e.stream);
-        } else if (e.type == T::Finished || e.type == T::Error || e.type == T::PriorityChanged) {
+        } else if ((e.type == T::Finished || e.type == T::Error || e.type == T::PriorityChanged)
+                   && endpoint_->isHeld(e.stream)) { // (released ones get no Closed to end the entry)
             if (early_.size() >= kMaxEarly)
                 early_.clear();
             early_[e.stream].append(e);

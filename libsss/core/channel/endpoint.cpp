@@ -1111,6 +1111,12 @@ bool Endpoint::isValid(StreamHandle h) const
     return d->resolve(h) != nullptr;
 }
 
+bool Endpoint::isHeld(StreamHandle h) const
+{
+    const StreamState *st = d->resolve(h);
+    return st && !st->released;
+}
+
 QByteArray Endpoint::streamPeerId(StreamHandle h) const
 {
     Session *s = nullptr;

@@ -234,6 +234,8 @@ public:
     // stream's session with frames to send (the caller should flush), false if there is nothing new.
     bool release(Instant now, StreamHandle s);
     bool isValid(StreamHandle s) const;
+    // Valid and still the application's: not release()d (nor reclaimed).
+    bool isHeld(StreamHandle s) const;
     QByteArray streamPeerId(StreamHandle s) const;
     StreamError streamError(StreamHandle s) const;
     LinkStatus linkStatus(const QByteArray &peerId) const;
