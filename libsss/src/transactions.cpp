@@ -189,15 +189,18 @@ quint64 Stream::sendRequest(const QByteArray &request)
 /*!
     Answers the request \a requestId received in requestReceived() with \a reply, which the peer
     receives whole. Returns false (and sets error() to InvalidArgument) if there is no such request
-    waiting for a reply on this stream.
+    waiting for a reply on this stream. Closing this stream does not end the transactions it
+    received: they can still be answered.
 */
 bool Stream::sendReply(quint64 requestId, const QByteArray &reply)
 {
     Q_D(Stream);
-    core::Endpoint *ep = d->usable("sendReply");
-    if (!ep)
-        return false;
+    // The transaction is its own substream: it may be answered after this stream was closed.
     HostPrivate *hp = d->hostPrivate();
+    if (!hp || !hp->endpoint()) {
+        d->usable("sendReply"); // (sets HostDestroyed or HostNotBound)
+        return false;
+    }
     auto it = hp->transactions_.find(requestId);
     if (it == hp->transactions_.end() || it->owner != this || !it->incoming || !it->delivered
         || it->replied) {

@@ -1173,6 +1173,34 @@ private slots:
         QCOMPARE(received.size(), 1);
     }
 
+    // A transaction is its own substream: the server may close the stream it arrived on and still
+    // answer it.
+    void transactionOutlivesClosedParent()
+    {
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        QVERIFY(w.ok);
+        Acceptor acc(w.server.get());
+        quint64 held = 0;
+        acc.onStream = [&](Stream *s) {
+            s->listen(Stream::ListenMode::AcceptRequests);
+            QObject::connect(s, &Stream::requestReceived, s,
+                             [&](quint64 id, const QByteArray &) { held = id; });
+        };
+        Stream *s = w.connect();
+        QVERIFY(s && s->write("x") == 1);
+        QByteArray reply;
+        QObject::connect(s, &Stream::replyReceived, s, [&](quint64, const QByteArray &r) { reply = r; });
+        s->sendRequest("question");
+        QVERIFY(w.run([&] { return held != 0; }));
+        Stream *srv = acc.streams.first();
+        srv->close();
+        QCOMPARE(srv->state(), Stream::State::Closed);
+        QVERIFY(srv->sendReply(held, "answer after close"));
+        QVERIFY(w.run([&] { return !reply.isEmpty(); }));
+        QCOMPARE(reply, QByteArray("answer after close"));
+    }
+
     void deterministic()
     {
         // The same seed gives the same virtual timeline through the whole Qt API.
