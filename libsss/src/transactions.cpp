@@ -11,6 +11,9 @@ namespace sss {
 
 void HostPrivate::acceptRequests(Stream *parent)
 {
+    // requestReceived() slots may delete the parent or the Host: re-check after each delivery.
+    StreamGuard parentAlive(parent);
+    QPointer<Host> hostAlive(q_func());
     StreamPrivate *pd = StreamPrivate::get(parent);
     while (endpoint_ && pd->handle) {
         const core::StreamHandle h = endpoint_->acceptSubstream(pd->handle);
@@ -31,6 +34,8 @@ void HostPrivate::acceptRequests(Stream *parent)
             continue;
         }
         pumpTransaction(h); // what arrived with the open (a small request: all of it, and the FIN)
+        if (!hostAlive || !parentAlive)
+            return;
     }
 }
 

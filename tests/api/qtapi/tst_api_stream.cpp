@@ -1173,6 +1173,54 @@ private slots:
         QCOMPARE(received.size(), 1);
     }
 
+    // Deleting the stream, or the whole Host, inside a transaction signal is safe, also while more
+    // requests of the same batch wait to be delivered (ASan runs this too).
+    void deleteInsideTransactionSignals()
+    {
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        QVERIFY(w.ok);
+        Acceptor acc(w.server.get());
+        int seen = 0;
+        acc.onStream = [&](Stream *s) {
+            s->listen(Stream::ListenMode::AcceptRequests);
+            QObject::connect(s, &Stream::requestReceived, s, [s, &seen](quint64 id, const QByteArray &req) {
+                ++seen;
+                if (req == "die")
+                    delete s; // its other requests are dropped with it
+                else
+                    s->sendReply(id, req);
+            });
+        };
+        Stream *s = w.connect();
+        QVERIFY(s && s->write("x") == 1);
+        QPointer<Stream> client(s);
+        int replies = 0;
+        QObject::connect(s, &Stream::replyReceived, s, [&](quint64, const QByteArray &) { ++replies; });
+        QVERIFY(s->sendRequest("ok") != 0);
+        QVERIFY(w.run([&] { return replies == 1; }));
+        for (const char *r : {"die", "a", "b", "c"})
+            s->sendRequest(r);
+        QVERIFY(w.run([&] { return acc.streams.first().isNull(); }));
+        QCOMPARE(seen, 2); // "ok", then "die": the rest of the batch went with the stream
+        w.runFor(1s);
+
+        // The client's Host deleted in replyReceived, with more replies of the batch pending.
+        Stream *s2 = w.connect();
+        QVERIFY(s2 && s2->write("x") == 1);
+        bool deleted = false;
+        QObject::connect(s2, &Stream::replyReceived, s2, [&](quint64, const QByteArray &) {
+            if (!deleted) {
+                deleted = true;
+                w.client.reset();
+            }
+        });
+        for (int i = 0; i < 5; ++i)
+            s2->sendRequest("ok");
+        QVERIFY(w.run([&] { return deleted; }));
+        w.runFor(1s);
+    }
+
     // A transaction is its own substream: the server may close the stream it arrived on and still
     // answer it.
     void transactionOutlivesClosedParent()
