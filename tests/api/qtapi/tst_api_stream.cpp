@@ -102,6 +102,17 @@ void makeMessageEcho(Stream *s)
     });
 }
 
+// The streams `acc` accepts take transactions; `onRequest(stream, id, request)` handles each.
+void serveRequests(Acceptor &acc, std::function<void(Stream *, quint64, const QByteArray &)> onRequest)
+{
+    acc.onStream = [onRequest](Stream *s) {
+        s->listen(Stream::ListenMode::AcceptRequests);
+        QObject::connect(
+            s, &Stream::requestReceived, s,
+            [s, onRequest](quint64 id, const QByteArray &request) { onRequest(s, id, request); });
+    };
+}
+
 QByteArray pattern(qsizetype n, int salt = 0)
 {
     QByteArray b(n, Qt::Uninitialized);
@@ -980,17 +991,14 @@ private slots:
         QVERIFY(w.ok);
         Acceptor acc(w.server.get());
         int served = 0;
-        acc.onStream = [&](Stream *s) {
-            s->listen(Stream::ListenMode::AcceptRequests);
-            QObject::connect(s, &Stream::requestReceived, s, [s, &served](quint64 id, const QByteArray &req) {
-                ++served;
-                QByteArray reply = req;
-                std::reverse(reply.begin(), reply.end());
-                QVERIFY(s->sendReply(id, reply + "!"));
-                QVERIFY(!s->sendReply(id, "twice")); // answered already
-                QCOMPARE(s->error(), Stream::Error::InvalidArgument);
-            });
-        };
+        serveRequests(acc, [&served](Stream *s, quint64 id, const QByteArray &req) {
+            ++served;
+            QByteArray reply = req;
+            std::reverse(reply.begin(), reply.end());
+            QVERIFY(s->sendReply(id, reply + "!"));
+            QVERIFY(!s->sendReply(id, "twice")); // answered already
+            QCOMPARE(s->error(), Stream::Error::InvalidArgument);
+        });
         Stream *s = w.connect();
         QVERIFY(s);
         QVERIFY(s->write("hello") == 5); // the top-level stream opens the service
@@ -1032,11 +1040,7 @@ private slots:
         World w(seed());
         QVERIFY(w.ok);
         Acceptor acc(w.server.get());
-        acc.onStream = [&](Stream *s) {
-            s->listen(Stream::ListenMode::AcceptRequests);
-            QObject::connect(s, &Stream::requestReceived, s,
-                             [s](quint64 id, const QByteArray &req) { s->sendReply(id, req); });
-        };
+        serveRequests(acc, [](Stream *s, quint64 id, const QByteArray &req) { s->sendReply(id, req); });
         Stream *s = w.connect();
         QVERIFY(s && s->write("x") == 1);
         int replies = 0;
@@ -1121,15 +1125,12 @@ private slots:
         w.server->setConfig(cfg);
         Acceptor acc(w.server.get());
         QList<quint64> received;
-        acc.onStream = [&](Stream *s) {
-            s->listen(Stream::ListenMode::AcceptRequests);
-            QObject::connect(s, &Stream::requestReceived, s, [&](quint64 id, const QByteArray &req) {
-                if (req == "hold")
-                    received.append(id); // answered later, or never
-                else
-                    acc.streams.first()->sendReply(id, "ok");
-            });
-        };
+        serveRequests(acc, [&received](Stream *s, quint64 id, const QByteArray &req) {
+            if (req == "hold")
+                received.append(id); // answered later, or never
+            else
+                s->sendReply(id, "ok");
+        });
         Stream *s = w.connect();
         QVERIFY(s && s->write("x") == 1);
         QVERIFY(!s->sendReply(12345, "nobody asked"));
@@ -1182,16 +1183,13 @@ private slots:
         QVERIFY(w.ok);
         Acceptor acc(w.server.get());
         int seen = 0;
-        acc.onStream = [&](Stream *s) {
-            s->listen(Stream::ListenMode::AcceptRequests);
-            QObject::connect(s, &Stream::requestReceived, s, [s, &seen](quint64 id, const QByteArray &req) {
-                ++seen;
-                if (req == "die")
-                    delete s; // its other requests are dropped with it
-                else
-                    s->sendReply(id, req);
-            });
-        };
+        serveRequests(acc, [&seen](Stream *s, quint64 id, const QByteArray &req) {
+            ++seen;
+            if (req == "die")
+                delete s; // its other requests are dropped with it
+            else
+                s->sendReply(id, req);
+        });
         Stream *s = w.connect();
         QVERIFY(s && s->write("x") == 1);
         QPointer<Stream> client(s);
@@ -1230,11 +1228,7 @@ private slots:
         QVERIFY(w.ok);
         Acceptor acc(w.server.get());
         quint64 held = 0;
-        acc.onStream = [&](Stream *s) {
-            s->listen(Stream::ListenMode::AcceptRequests);
-            QObject::connect(s, &Stream::requestReceived, s,
-                             [&](quint64 id, const QByteArray &) { held = id; });
-        };
+        serveRequests(acc, [&held](Stream *, quint64 id, const QByteArray &) { held = id; });
         Stream *s = w.connect();
         QVERIFY(s && s->write("x") == 1);
         QByteArray reply;
