@@ -84,11 +84,20 @@ private slots:
         QVERIFY(j.contains("retransmitted_bytes") && j.contains("packets_lost"));
     }
 
+    void requestResponse_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::newRow("Stream objects") << QStringList {};
+        QTest::newRow("transactions") << QStringList {"--transactions"};
+    }
     void requestResponse()
     {
-        const QJsonObject j = runClient({"--mode", "rr", "--requests", "100", "--streams", "4"});
+        QFETCH(QStringList, args);
+        const QJsonObject j
+            = runClient(QStringList {"--mode", "rr", "--requests", "100", "--streams", "4"} + args);
         QVERIFY(!j.isEmpty());
         QCOMPARE(j.value("requests").toDouble(), 100.0);
+        QCOMPARE(j.value("transactions").toBool(), !args.isEmpty());
         QVERIFY(j.value("rps").toDouble() > 0);
         const double p50 = j.value("p50_us").toDouble(), p90 = j.value("p90_us").toDouble(),
                      p99 = j.value("p99_us").toDouble();
