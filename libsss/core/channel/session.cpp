@@ -1076,11 +1076,13 @@ void Session::reset(StreamState &s, StreamError code, bool notifyApp)
     }
     s.sendShut = true;
     if (!s.recvDone()) {
-        s.discarding = true;
-        s.recv.clear();
-        discardInput(s, s.creditedReceive);
-        s.stopCode = quint64(code);
-        queueControl(SentFrame::StopSending, s.wireId);
+        s.stopCode = quint64(code); // (a STOP_SENDING not sent yet carries the latest code)
+        if (!s.discarding) { // once: shutdownRead() or an earlier reset() may have asked already
+            s.discarding = true;
+            s.recv.clear();
+            discardInput(s, s.creditedReceive);
+            queueControl(SentFrame::StopSending, s.wireId);
+        }
     }
     if (notifyApp && s.error == StreamError::NoError)
         s.error = code;

@@ -117,6 +117,7 @@ private Q_SLOTS:
     void replaysRejectedAcrossWindows();
     void ackWithRequestAppliedAfterAnswer();
     void smallWritesSurviveSlabReuse();
+    void releaseAfterResetAddsNothing();
 };
 
 // A responder computes its next ephemeral key in afterTransmit(), off the path of the next
@@ -564,6 +565,30 @@ void tst_ChannelBuffers::smallWritesSurviveSlabReuse()
     }
     QCOMPARE(read, count);
     QVERIFY(lost > 50); // (~100: packets carry several messages)
+}
+
+// release() after reset() (an aborted stream then deleted, a cancelled transaction) has nothing left
+// to tell the peer: the same packets go out as after reset() alone. (It used to queue a second
+// STOP_SENDING.) Two identical, deterministic pairs, one with the release.
+void tst_ChannelBuffers::releaseAfterResetAddsNothing()
+{
+    auto sent = [](bool release) {
+        Pair p(true);
+        if (!p.connectAndWrite("hello"))
+            return QList<qsizetype>();
+        for (int i = 0; i < 100; ++i)
+            p.exchange();
+        p.a->reset(p.now, p.tx, StreamError::Cancelled); // our read side is still open
+        if (release)
+            p.a->release(p.now, p.tx);
+        QList<qsizetype> sizes;
+        while (p.a->pollTransmit(p.now, p.scratch))
+            sizes.append(p.scratch.bytes.size());
+        return sizes;
+    };
+    const QList<qsizetype> resetOnly = sent(false);
+    QVERIFY(!resetOnly.isEmpty());
+    QCOMPARE(sent(true), resetOnly);
 }
 
 QTEST_GUILESS_MAIN(tst_ChannelBuffers)
