@@ -344,9 +344,11 @@ void HostPrivate::dispatch(const core::Event &e)
         }
         return;
     }
-    if (!transactions_.isEmpty() && transactions_.contains(e.stream)) {
-        transactionEvent(e);
-        return;
+    if (!transactions_.isEmpty()) {
+        if (auto it = transactions_.find(e.stream); it != transactions_.end()) {
+            transactionEvent(e, it.value());
+            return;
+        }
     }
 
     Stream *s = streams_.value(e.stream);

@@ -133,8 +133,8 @@ public:
     };
     QHash<core::StreamHandle, Transaction> transactions_;
     void acceptRequests(Stream *parent); // takes the parent's pending substreams as transactions
-    void transactionEvent(const core::Event &e);
-    void pumpTransaction(core::StreamHandle h); // reads what arrived; delivers at the end
+    void transactionEvent(const core::Event &e, Transaction &t);
+    void pumpTransaction(core::StreamHandle h, Transaction &t); // reads what arrived; delivers at the end
     void failTransaction(core::StreamHandle h, Stream::Error error);
     bool writeTransaction(core::StreamHandle h, Transaction &t); // true once all is written
     void endTransaction(core::StreamHandle h, bool reset); // releases the handle, forgets it

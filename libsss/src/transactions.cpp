@@ -19,10 +19,9 @@ void HostPrivate::acceptRequests(Stream *parent)
         const core::StreamHandle h = endpoint_->acceptSubstream(pd->handle);
         if (!h)
             return;
-        Transaction t;
+        Transaction &t = transactions_[h];
         t.owner = parent;
         t.incoming = true;
-        transactions_.insert(h, t);
         ++pd->transactions;
         // Events that came before this (the substream was pending) were kept for a Stream object.
         const QList<core::Event> early = early_.take(h);
@@ -33,21 +32,19 @@ void HostPrivate::acceptRequests(Stream *parent)
             endTransaction(h, true); // the peer gave up on it before we saw it: nothing to report
             continue;
         }
-        pumpTransaction(h); // what arrived with the open (a small request: all of it, and the FIN)
+        pumpTransaction(h, t); // what arrived with the open (a small request: all of it, and the FIN)
         if (!hostAlive || !parentAlive)
             return;
     }
 }
 
-void HostPrivate::transactionEvent(const core::Event &e)
+void HostPrivate::transactionEvent(const core::Event &e, Transaction &t)
 {
     using T = core::Event::Type;
-    auto it = transactions_.find(e.stream);
-    Transaction &t = it.value();
     switch (e.type) {
     case T::Readable:
     case T::Finished:
-        pumpTransaction(e.stream);
+        pumpTransaction(e.stream, t);
         break;
     case T::BytesAcked:
         if (!t.unsent.isEmpty() && writeTransaction(e.stream, t)) {
@@ -71,12 +68,10 @@ void HostPrivate::transactionEvent(const core::Event &e)
     }
 }
 
-void HostPrivate::pumpTransaction(core::StreamHandle h)
+void HostPrivate::pumpTransaction(core::StreamHandle h, Transaction &t)
 {
-    auto it = transactions_.find(h);
-    if (it == transactions_.end() || it->delivered || !endpoint_)
+    if (t.delivered || !endpoint_)
         return;
-    Transaction &t = it.value();
     const qint64 avail = endpoint_->bytesAvailable(h);
     if (avail > 0) {
         const qint64 limit = config.maxTransactionSize;

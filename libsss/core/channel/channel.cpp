@@ -277,26 +277,22 @@ void Channel::deferAck(Instant now, wire::AckFrame &ack)
     ackDeferred_ = true;
 }
 
-void Channel::applyDeferredAck()
+std::optional<EndpointShared::DeferredAck> Channel::takeDeferredAck()
 {
     if (!ackDeferred_)
-        return;
+        return std::nullopt;
     auto &list = ep_.deferredAcks;
     auto it = std::find_if(list.begin(), list.end(), [this](const auto &d) { return d.channel == this; });
     EndpointShared::DeferredAck d = std::move(*it);
     list.erase(it);
     ackDeferred_ = false;
-    if (state_ != State::Closed && state_ != State::Handshaking)
-        onAckFrame(d.at, d.ack);
+    return d;
 }
 
-void Channel::discardDeferredAck()
+void Channel::applyDeferredAck()
 {
-    if (!ackDeferred_)
-        return;
-    auto &list = ep_.deferredAcks;
-    list.erase(std::find_if(list.begin(), list.end(), [this](const auto &d) { return d.channel == this; }));
-    ackDeferred_ = false;
+    if (auto d = takeDeferredAck(); d && state_ != State::Closed && state_ != State::Handshaking)
+        onAckFrame(d->at, d->ack);
 }
 
 void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)

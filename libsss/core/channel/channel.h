@@ -4,6 +4,7 @@
 #pragma once
 
 #include "channel/session.h"
+#include "channel/shared.h"
 #include "crypto/aead.h"
 #include "crypto/handshake.h"
 #include "recovery/congestion.h"
@@ -15,8 +16,6 @@
 #include <memory>
 
 namespace sss::core {
-
-struct EndpointShared;
 
 // Short-header packet: flags (0x40 | key phase) | destination cid (8) | packet number low 32 bits | AEAD.
 constexpr quint8 kShortHeaderFlag = 0x40;
@@ -92,7 +91,7 @@ public:
     // Applies this channel's deferred ACK frame (see deferAck), if any; the endpoint calls it after
     // the turn's packets are sent, before timeouts, and before forgetting the channel.
     void applyDeferredAck();
-    void discardDeferredAck();
+    void discardDeferredAck() { takeDeferredAck(); }
 
 private:
     struct SentPacket {
@@ -110,6 +109,7 @@ private:
     bool canSendData(Instant now, qsizetype size) const;
     void onAckFrame(Instant now, const wire::AckFrame &ack);
     void deferAck(Instant now, wire::AckFrame &ack);
+    std::optional<EndpointShared::DeferredAck> takeDeferredAck();
     void detectLoss(Instant now);
     void onPacketsLost(Instant now, std::vector<SentPacket *> &lost);
     bool repeatForProbe();

@@ -961,35 +961,33 @@ qint64 Session::read(Instant now, StreamState &s, char *data, qint64 maxSize)
     // Straight from the received segments into the caller's buffer (a read spanning several
     // segments used to be gathered into a temporary first: two copies).
     const qint64 n = s.recv.read(data, maxSize);
-    if (n > 0) {
-        consumeConnection(now, n);
-        s.creditedConsumed += quint64(n);
-    }
-    s.readableEventQueued = false;
-    afterRead(now, s);
+    afterConsume(now, s, n);
     return n;
 }
 
 QByteArray Session::read(Instant now, StreamState &s, qint64 maxSize)
 {
     const QByteArray b = s.recv.read(maxSize); // a slice of the received packet when it can be
-    if (!b.isEmpty()) {
-        consumeConnection(now, b.size());
-        s.creditedConsumed += quint64(b.size());
-    }
-    s.readableEventQueued = false;
-    afterRead(now, s);
+    afterConsume(now, s, b.size());
     return b;
 }
 
 QByteArray Session::readMessage(Instant now, StreamState &s)
 {
     const QByteArray m = s.recv.readMessage();
-    consumeConnection(now, m.size());
-    s.creditedConsumed += quint64(m.size());
+    afterConsume(now, s, m.size());
+    return m;
+}
+
+// The application took n bytes: their flow-control credit, and a Readable event for what comes next.
+void Session::afterConsume(Instant now, StreamState &s, qint64 n)
+{
+    if (n > 0) {
+        consumeConnection(now, n);
+        s.creditedConsumed += quint64(n);
+    }
     s.readableEventQueued = false;
     afterRead(now, s);
-    return m;
 }
 
 bool Session::writeDatagram(Instant now, StreamState &s, const QByteArray &data, const DatagramOptions &o)

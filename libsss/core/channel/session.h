@@ -249,6 +249,7 @@ private:
     void deliverReliableDatagram(StreamState &carrier);
     void adoptChild(StreamState &parent, StreamState &child);
     void afterRead(Instant now, StreamState &s);
+    void afterConsume(Instant now, StreamState &s, qint64 n); // after read()/readMessage()
     void consumeConnection(Instant now, qint64 n);
     // Input that will never be read (reset, stop-sending): count it received and consumed so the
     // connection-level window does not shrink for good.

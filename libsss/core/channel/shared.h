@@ -5,6 +5,7 @@
 #include "channel/endpoint.h"
 #include "common/sparenode.h"
 #include "crypto/sodium.h"
+#include "streams/sendbuffer.h"
 #include "wire/frames.h"
 
 #include <QSet>
@@ -129,8 +130,7 @@ struct EndpointShared {
         }
         return const_cast<char *>(rxSlab.constData()) + rxSlabUsed;
     }
-    // On timeouts: unless slabs have grown and packets came since the last one, give them back.
-    // Slices still referencing them keep them alive; we just never write into them again.
+
     // Small writes (a request, an answer) are copied into this slab and queued as slices of it,
     // many per allocation, instead of one allocation each. Written only past txSlabUsed; rewound
     // once no slice is left (all of them acknowledged or dropped). A slice held long (a stalled
@@ -147,11 +147,8 @@ struct EndpointShared {
             txSlabUsed = 0;
         }
         std::memcpy(const_cast<char *>(txSlab.constData()) + txSlabUsed, data, size_t(n));
-        QByteArray::DataPointer dp = txSlab.data_ptr(); // a reference on the slab, narrowed
-        dp.ptr += txSlabUsed;
-        dp.size = n;
         txSlabUsed += n;
-        return QByteArray(std::move(dp));
+        return sharedSlice(txSlab, txSlabUsed - n, n);
     }
 
     // At a timeout, once every slice is gone (all small writes acknowledged), the slab goes: idle
@@ -164,6 +161,8 @@ struct EndpointShared {
         }
     }
 
+    // On timeouts: unless slabs have grown and packets came since the last one, give them back.
+    // Slices still referencing them keep them alive; we just never write into them again.
     void releaseRxSlab()
     {
         if (rxSinceTimeout && rxSlab.size() > kRxSlabMin) { // busy receiving: keep them
