@@ -134,8 +134,10 @@ void HostPrivate::stop(bool emitSignals)
     catchUp_.clear();
     requestCatchUp_.clear();
     for (const Transaction &t : std::as_const(transactions_))
-        --StreamPrivate::get(t.owner)->transactions;
+        if (t.owner) // (an ended one waiting for its release has none)
+            --StreamPrivate::get(t.owner)->transactions;
     transactions_.clear(); // their owners hear of the host in hostGone()
+    endedTransactions_.clear();
     flushPosted_ = false;
     for (const QPointer<Stream> &s : guarded) {
         if (!s)
@@ -199,7 +201,7 @@ void HostPrivate::drive()
         if (!runCatchUps())
             return; // a slot deleted the Host
         // A turn woken by a single datagram is a lone request or answer: send what its slots wrote
-        // before telling them a stream has ended (see deliverEvents). Under load, coalesce.
+        // before dispatching anything else (see deliverEvents). Under load, coalesce.
         const bool single = round == 0 && batchDatagrams_ <= 1;
         batchDatagrams_ = 0;
         deliverEvents(single);
@@ -211,6 +213,8 @@ void HostPrivate::drive()
         // After the send, not on a request's critical path: the ACKs that came with the input, the
         // reclaims. Acknowledgements can free window or reveal losses: then go round again.
         if (endpoint_->afterTransmit())
+            flushWanted_ = true;
+        if (!endedTransactions_.empty() && releaseEndedTransactions())
             flushWanted_ = true;
         if (!endpoint_->hasPendingEvents() && !flushWanted_ && !hasCatchUps())
             break;
@@ -245,7 +249,7 @@ void HostPrivate::transmit()
         platform_->send(batch_.data(), qsizetype(n));
 }
 
-void HostPrivate::deliverEvents(bool sendBeforeEnds)
+void HostPrivate::deliverEvents(bool sendAnswers)
 {
     Q_Q(Host);
     // Slots may delete the Host (and this object), close it, or spin a nested event loop that
@@ -264,10 +268,11 @@ void HostPrivate::deliverEvents(bool sendBeforeEnds)
     using T = core::Event::Type;
     core::Event e;
     while (endpoint_ && endpoint_->pollEvent(e)) {
-        // The answer a slot just wrote leaves now, before readChannelFinished & co: their slots
-        // (deleteLater(), bookkeeping) are then not between the request and its answer.
-        if (sendBeforeEnds && flushWanted_
-            && (e.type == T::Finished || e.type == T::Closed || e.type == T::Error)) {
+        // The answer a slot just wrote leaves now, before the events that follow it (the request's
+        // readChannelFinished, its end): their slots (deleteLater(), bookkeeping) are then not
+        // between the request and its answer. Answers to several streams in one datagram each leave
+        // in their own packet; under load (sendAnswers false) they share packets.
+        if (sendAnswers && flushWanted_) {
             flushWanted_ = false;
             transmit();
         }

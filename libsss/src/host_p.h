@@ -93,7 +93,7 @@ public:
     QString errorString;
     bool tracing = false;
 
-    void deliverEvents(bool sendBeforeEnds = false);
+    void deliverEvents(bool sendAnswers = false);
     void transmit(); // everything the core has to send, to the platform
     int batchDatagrams_ = 0; // datagrams delivered since the last drive
     void dispatch(const core::Event &e);
@@ -128,6 +128,7 @@ public:
         bool incoming = false; // a request we received (answered by sendReply) or one we sent
         bool delivered = false; // incoming: requestReceived emitted, waiting for sendReply
         bool replied = false; // incoming: sendReply called, the rest of the reply is being written
+        bool ending = false; // ended; its handle is released after this drive's send (endedTransactions_)
         QByteArray data; // what arrived so far (delivered whole at the end of the substream)
         QByteArray unsent; // what write() has not taken yet (send buffer full)
     };
@@ -138,6 +139,11 @@ public:
     void failTransaction(core::StreamHandle h, Stream::Error error);
     bool writeTransaction(core::StreamHandle h, Transaction &t); // true once all is written
     void endTransaction(core::StreamHandle h, bool reset); // releases the handle, forgets it
+    // Transactions that ended normally inside a drive: released after the drive's send, so the
+    // release (and forgetting them) is not between a request and its answer. Until then their
+    // events are ignored.
+    std::vector<core::StreamHandle> endedTransactions_;
+    bool releaseEndedTransactions(); // true if that left something to send
     void dropTransactions(Stream *owner); // the owner is going away: reset its transactions
 };
 

@@ -41,6 +41,8 @@ void HostPrivate::acceptRequests(Stream *parent)
 void HostPrivate::transactionEvent(const core::Event &e, Transaction &t)
 {
     using T = core::Event::Type;
+    if (t.ending)
+        return; // ended: what the core still reports about it (its FIN, its end) concerns no one
     switch (e.type) {
     case T::Readable:
     case T::Finished:
@@ -107,7 +109,7 @@ void HostPrivate::pumpTransaction(core::StreamHandle h, Transaction &t)
 void HostPrivate::failTransaction(core::StreamHandle h, Stream::Error error)
 {
     auto it = transactions_.find(h);
-    if (it == transactions_.end())
+    if (it == transactions_.end() || it->ending)
         return;
     Stream *owner = it->owner;
     const bool report = !it->incoming || it->delivered; // an incoming one the app never saw: silent
@@ -131,10 +133,23 @@ bool HostPrivate::writeTransaction(core::StreamHandle h, Transaction &t)
 void HostPrivate::endTransaction(core::StreamHandle h, bool reset)
 {
     auto it = transactions_.find(h);
-    if (it == transactions_.end())
+    if (it == transactions_.end() || it->ending)
         return;
     if (Stream *owner = it->owner)
         --StreamPrivate::get(owner)->transactions;
+    if (!reset && driveDepth_ > 0 && endpoint_) {
+        // A finished exchange inside a drive (a reply just queued, a reply just delivered): nothing
+        // about it has to go out before the answer does. Release it after the drive's send.
+        if (it->incoming)
+            endpoint_->shutdownWrite(now(), h); // the reply's FIN leaves with it (release() would add it)
+        it->ending = true;
+        it->owner = nullptr; // (no longer the stream's: cancelRequest() and its close leave it alone)
+        it->data = QByteArray();
+        it->unsent = QByteArray();
+        endedTransactions_.push_back(h);
+        requestFlush();
+        return;
+    }
     transactions_.erase(it);
     if (!endpoint_)
         return;
@@ -143,6 +158,19 @@ void HostPrivate::endTransaction(core::StreamHandle h, bool reset)
         endpoint_->reset(t, h, core::StreamError::Cancelled);
     if (endpoint_->release(t, h) || reset)
         requestFlush();
+}
+
+bool HostPrivate::releaseEndedTransactions()
+{
+    bool flush = false;
+    const core::Instant t = now();
+    for (core::StreamHandle h : endedTransactions_) { // (release() emits nothing: no re-entry)
+        transactions_.remove(h);
+        if (endpoint_ && endpoint_->release(t, h))
+            flush = true;
+    }
+    endedTransactions_.clear(); // (keeps its capacity for the next drive)
+    return flush;
 }
 
 void HostPrivate::dropTransactions(Stream *owner)
