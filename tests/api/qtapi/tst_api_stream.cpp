@@ -1062,6 +1062,83 @@ private slots:
                  qPrintable(QStringLiteral("heap grew by %1 bytes over 4,000 transactions").arg(growth)));
     }
 
+    // One request at a time on a warm channel: each request and each answer is one packet (its
+    // data, its FIN and the ACK of what came before), whether the answer is a transaction's reply
+    // or written on a Stream object. A FIN left for a later packet, or an answer split from its
+    // ACK, shows as a second packet per exchange (and a round trip more for the reply).
+    void sequentialExchangesOnePacketEach_data()
+    {
+        QTest::addColumn<bool>("transactions");
+        QTest::newRow("transactions") << true;
+        QTest::newRow("stream objects") << false;
+    }
+    void sequentialExchangesOnePacketEach()
+    {
+        QFETCH(bool, transactions);
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        QVERIFY(w.ok);
+        Acceptor acc(w.server.get());
+        if (transactions) {
+            serveRequests(acc, [](Stream *s, quint64 id, const QByteArray &req) { s->sendReply(id, req); });
+        } else {
+            acc.onStream = [](Stream *top) {
+                top->listen(Stream::ListenMode::AcceptSubstreams);
+                QObject::connect(top, &Stream::newSubstream, top, [top] {
+                    while (Stream *sub = top->acceptSubstream()) {
+                        QObject::connect(sub, &QIODevice::readyRead, sub, [sub] {
+                            sub->write(sub->readAll());
+                            sub->shutdown(Stream::ShutdownMode::Write);
+                        });
+                        QObject::connect(sub, &Stream::readChannelFinished, sub, [sub] { delete sub; });
+                    }
+                });
+            };
+        }
+        Stream *top = w.connect();
+        QVERIFY(top && top->write("x") == 1);
+        QVERIFY(w.run([&] { return top->state() == Stream::State::Connected; }));
+        int answers = 0;
+        std::function<void()> ask;
+        if (transactions) {
+            QObject::connect(top, &Stream::replyReceived, top, [&](quint64, const QByteArray &reply) {
+                QCOMPARE(reply, QByteArray("q"));
+                ++answers;
+                ask();
+            });
+            ask = [&] { QVERIFY(top->sendRequest("q") != 0); };
+        } else {
+            ask = [&] {
+                Stream *sub = top->openSubstream();
+                QVERIFY(sub && sub->write("q") == 1);
+                sub->shutdown(Stream::ShutdownMode::Write);
+                QObject::connect(sub, &Stream::readChannelFinished, sub, [&, sub] {
+                    QCOMPARE(sub->readAll(), QByteArray("q"));
+                    delete sub;
+                    ++answers;
+                    ask();
+                });
+            };
+        }
+        auto sent = [](Host *h) { return h->channels().isEmpty() ? 0 : h->channels().first().packetsSent; };
+        ask();
+        QVERIFY(w.run([&] { return answers >= 20; }));
+        const quint64 client0 = sent(w.client.get()), server0 = sent(w.server.get());
+        const int answers0 = answers;
+        QVERIFY(w.run([&] { return answers >= answers0 + 100; }, 30s));
+        const quint64 clientPackets = sent(w.client.get()) - client0;
+        const quint64 serverPackets = sent(w.server.get()) - server0;
+        const int exchanges = answers - answers0;
+        QVERIFY2(clientPackets <= quint64(exchanges) + 1 && serverPackets <= quint64(exchanges) + 1,
+                 qPrintable(QStringLiteral("%1 exchanges: client sent %2 packets, server %3")
+                                .arg(exchanges)
+                                .arg(clientPackets)
+                                .arg(serverPackets)));
+        // One round trip (20 ms) each, not two.
+        QVERIFY2(w.sim.elapsed() < 20ms * (answers + 10),
+                 qPrintable(QString::number(core::toSeconds(w.sim.elapsed()))));
+    }
+
     // Both sides of a transaction are ordinary substreams: a Stream-object peer can answer
     // sendRequest(), and a request sent on a Stream substream reaches requestReceived().
     void transactionsWithStreamPeers()
