@@ -265,7 +265,6 @@ void HostPrivate::deliverEvents(bool sendAnswers)
                 return;
         }
     }
-    using T = core::Event::Type;
     core::Event e;
     while (endpoint_ && endpoint_->pollEvent(e)) {
         // The answer a slot just wrote leaves now, before the events that follow it (the request's

@@ -139,6 +139,7 @@ public:
     void failTransaction(core::StreamHandle h, Stream::Error error);
     bool writeTransaction(core::StreamHandle h, Transaction &t); // true once all is written
     void endTransaction(core::StreamHandle h, bool reset); // releases the handle, forgets it
+    void endTransaction(core::StreamHandle h, Transaction &t, bool reset); // (its entry in hand)
     // Transactions that ended normally inside a drive: released after the drive's send, so the
     // release (and forgetting them) is not between a request and its answer. Until then their
     // events are ignored.

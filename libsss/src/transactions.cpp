@@ -51,7 +51,7 @@ void HostPrivate::transactionEvent(const core::Event &e, Transaction &t)
     case T::BytesAcked:
         if (!t.unsent.isEmpty() && writeTransaction(e.stream, t)) {
             if (t.incoming) // the whole reply is queued: the core finishes it in the background
-                endTransaction(e.stream, false);
+                endTransaction(e.stream, t, false);
             else
                 endpoint_->shutdownWrite(now(), e.stream);
             requestFlush();
@@ -101,7 +101,7 @@ void HostPrivate::pumpTransaction(core::StreamHandle h, Transaction &t)
         t.delivered = true; // kept until sendReply() or cancelRequest()
         emit owner->requestReceived(h, data);
     } else {
-        endTransaction(h, false); // (our request's FIN went out with it)
+        endTransaction(h, t, false); // (our request's FIN went out with it)
         emit owner->replyReceived(h, data);
     }
 }
@@ -133,30 +133,36 @@ bool HostPrivate::writeTransaction(core::StreamHandle h, Transaction &t)
 void HostPrivate::endTransaction(core::StreamHandle h, bool reset)
 {
     auto it = transactions_.find(h);
-    if (it == transactions_.end() || it->ending)
+    if (it != transactions_.end())
+        endTransaction(h, it.value(), reset);
+}
+
+void HostPrivate::endTransaction(core::StreamHandle h, Transaction &t, bool reset)
+{
+    if (t.ending)
         return;
-    if (Stream *owner = it->owner)
+    if (Stream *owner = t.owner)
         --StreamPrivate::get(owner)->transactions;
     if (!reset && driveDepth_ > 0 && endpoint_) {
         // A finished exchange inside a drive (a reply just queued, a reply just delivered): nothing
         // about it has to go out before the answer does. Release it after the drive's send.
-        if (it->incoming)
+        if (t.incoming)
             endpoint_->shutdownWrite(now(), h); // the reply's FIN leaves with it (release() would add it)
-        it->ending = true;
-        it->owner = nullptr; // (no longer the stream's: cancelRequest() and its close leave it alone)
-        it->data = QByteArray();
-        it->unsent = QByteArray();
+        t.ending = true;
+        t.owner = nullptr; // (no longer the stream's: cancelRequest() and its close leave it alone)
+        t.data = QByteArray();
+        t.unsent = QByteArray();
         endedTransactions_.push_back(h);
         requestFlush();
         return;
     }
-    transactions_.erase(it);
+    transactions_.remove(h); // (t is gone)
     if (!endpoint_)
         return;
-    const core::Instant t = now();
+    const core::Instant at = now();
     if (reset)
-        endpoint_->reset(t, h, core::StreamError::Cancelled);
-    if (endpoint_->release(t, h) || reset)
+        endpoint_->reset(at, h, core::StreamError::Cancelled);
+    if (endpoint_->release(at, h) || reset)
         requestFlush();
 }
 
@@ -239,7 +245,7 @@ bool Stream::sendReply(quint64 requestId, const QByteArray &reply)
     it->replied = true;
     it->unsent = reply;
     if (reply.isEmpty() || hp->writeTransaction(requestId, it.value()))
-        hp->endTransaction(requestId, false); // queued whole: FIN follows, the core finishes it
+        hp->endTransaction(requestId, it.value(), false); // queued whole: FIN follows, the core finishes it
     else
         hp->requestFlush(); // the rest follows as the send buffer drains (BytesAcked)
     return true;
