@@ -349,8 +349,8 @@ void HostPrivate::dispatch(const core::Event &e)
         return;
     }
     if (!transactions_.isEmpty()) {
-        if (auto it = transactions_.find(e.stream); it != transactions_.end()) {
-            transactionEvent(e, it.value());
+        if (Transaction *t = findTransaction(e.stream)) {
+            transactionEvent(e, *t);
             return;
         }
     }

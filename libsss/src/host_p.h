@@ -133,6 +133,12 @@ public:
         QByteArray unsent; // what write() has not taken yet (send buffer full)
     };
     QHash<core::StreamHandle, Transaction> transactions_;
+    // A lookup without QHash's detach check on every find(): transactions_ is never copied.
+    Transaction *findTransaction(core::StreamHandle h)
+    {
+        const auto it = std::as_const(transactions_).constFind(h);
+        return it == transactions_.cend() ? nullptr : const_cast<Transaction *>(&it.value());
+    }
     void acceptRequests(Stream *parent); // takes the parent's pending substreams as transactions
     void transactionEvent(const core::Event &e, Transaction &t);
     void pumpTransaction(core::StreamHandle h, Transaction &t); // reads what arrived; delivers at the end

@@ -108,12 +108,12 @@ void HostPrivate::pumpTransaction(core::StreamHandle h, Transaction &t)
 
 void HostPrivate::failTransaction(core::StreamHandle h, Stream::Error error)
 {
-    auto it = transactions_.find(h);
-    if (it == transactions_.end() || it->ending)
+    Transaction *t = findTransaction(h);
+    if (!t || t->ending)
         return;
-    Stream *owner = it->owner;
-    const bool report = !it->incoming || it->delivered; // an incoming one the app never saw: silent
-    endTransaction(h, true);
+    Stream *owner = t->owner;
+    const bool report = !t->incoming || t->delivered; // an incoming one the app never saw: silent
+    endTransaction(h, *t, true);
     if (report)
         emit owner->requestFailed(h, error);
 }
@@ -132,9 +132,8 @@ bool HostPrivate::writeTransaction(core::StreamHandle h, Transaction &t)
 
 void HostPrivate::endTransaction(core::StreamHandle h, bool reset)
 {
-    auto it = transactions_.find(h);
-    if (it != transactions_.end())
-        endTransaction(h, it.value(), reset);
+    if (Transaction *t = findTransaction(h))
+        endTransaction(h, *t, reset);
 }
 
 void HostPrivate::endTransaction(core::StreamHandle h, Transaction &t, bool reset)
@@ -235,17 +234,16 @@ bool Stream::sendReply(quint64 requestId, const QByteArray &reply)
         d->usable("sendReply"); // (sets HostDestroyed or HostNotBound)
         return false;
     }
-    auto it = hp->transactions_.find(requestId);
-    if (it == hp->transactions_.end() || it->owner != this || !it->incoming || !it->delivered
-        || it->replied) {
+    HostPrivate::Transaction *t = hp->findTransaction(requestId);
+    if (!t || t->owner != this || !t->incoming || !t->delivered || t->replied) {
         d->setError(Error::InvalidArgument,
                     QStringLiteral("No request %1 is waiting for a reply on this stream").arg(requestId));
         return false;
     }
-    it->replied = true;
-    it->unsent = reply;
-    if (reply.isEmpty() || hp->writeTransaction(requestId, it.value()))
-        hp->endTransaction(requestId, it.value(), false); // queued whole: FIN follows, the core finishes it
+    t->replied = true;
+    t->unsent = reply;
+    if (reply.isEmpty() || hp->writeTransaction(requestId, *t))
+        hp->endTransaction(requestId, *t, false); // queued whole: FIN follows, the core finishes it
     else
         hp->requestFlush(); // the rest follows as the send buffer drains (BytesAcked)
     return true;
@@ -262,10 +260,10 @@ bool Stream::cancelRequest(quint64 requestId)
     HostPrivate *hp = d->hostPrivate();
     if (!hp)
         return false;
-    auto it = hp->transactions_.find(requestId);
-    if (it == hp->transactions_.end() || it->owner != this)
+    HostPrivate::Transaction *t = hp->findTransaction(requestId);
+    if (!t || t->owner != this)
         return false;
-    hp->endTransaction(requestId, true);
+    hp->endTransaction(requestId, *t, true);
     return true;
 }
 
