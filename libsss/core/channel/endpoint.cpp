@@ -756,13 +756,18 @@ bool Endpoint::pollTransmit(Instant now, Transmit &out)
             d->readyIndex = 0;
         Channel *ch = ready[d->readyIndex];
         ++d->visits;
-        if (ch->pollTransmit(now, out)) {
+        const bool sent = ch->pollTransmit(now, out);
+        if (sent)
             d->markDirty(ch); // sending arms its loss and keepalive timers
-            return true;
+        // A channel with nothing left leaves the list until touched; after a packet, ask it rather
+        // than poll it once more (a lone answer then goes to the socket without that poll).
+        if (!sent || !ch->mayHaveMoreToSend()) {
+            ch->sched.ready = false;
+            ready[d->readyIndex] = ready.back();
+            ready.pop_back();
         }
-        ch->sched.ready = false;
-        ready[d->readyIndex] = ready.back();
-        ready.pop_back();
+        if (sent)
+            return true;
     }
     d->readyIndex = 0;
     out.bytes.resize(0);
