@@ -1090,8 +1090,10 @@ void Session::reset(StreamState &s, StreamError code, bool notifyApp)
 void Session::release(StreamState &s)
 {
     s.released = true;
-    // Unaccepted children die with the parent's handle.
-    for (StreamHandle h : std::exchange(s.pendingChildren, {})) {
+    // Unaccepted children die with the parent's handle. (Iterated const: begin()/end() on a
+    // non-const empty QList detach, allocating an array for nothing, twice per release.)
+    const QList<StreamHandle> children = std::exchange(s.pendingChildren, {});
+    for (StreamHandle h : children) {
         auto it = ep_.handles.find(h);
         if (it != ep_.handles.end())
             if (StreamState *c = stream(it->second.wireId)) {
