@@ -5,8 +5,12 @@ namespace sss::core {
 void PriorityScheduler::link(Node *n)
 {
     auto lit = levels_.find(n->priority);
-    if (lit == levels_.end())
+    if (lit == levels_.end()) {
+        // An empty level may only be kept while it is the only one (see unlink()).
+        if (levels_.size() == 1 && !levels_.begin()->second.head)
+            spareLevel_.erase(levels_, levels_.begin());
         lit = spareLevel_.insert(levels_, n->priority, Level {});
+    }
     Level &l = lit->second;
     n->prev = l.tail;
     n->next = nullptr;
@@ -31,7 +35,9 @@ void PriorityScheduler::unlink(Node *n)
     else
         l.tail = n->prev;
     n->prev = n->next = nullptr;
-    if (!l.head)
+    // The only level stays, empty, for the next activation: a request/response stream is
+    // activated and retired once each, which would otherwise erase and re-insert the level.
+    if (!l.head && levels_.size() > 1)
         spareLevel_.erase(levels_, lit);
 }
 
@@ -70,7 +76,7 @@ std::optional<int> PriorityScheduler::priorityOf(uint64_t id) const
 
 std::optional<uint64_t> PriorityScheduler::front() const
 {
-    if (levels_.empty())
+    if (levels_.empty() || !levels_.begin()->second.head)
         return std::nullopt;
     return levels_.begin()->second.head->id;
 }
@@ -80,7 +86,7 @@ void PriorityScheduler::rotate(uint64_t id)
     // Alone at the front (one bulk stream): nothing to move, no lookups.
     if (!levels_.empty()) {
         const Level &top = levels_.begin()->second;
-        if (top.head == top.tail && top.head->id == id)
+        if (top.head && top.head == top.tail && top.head->id == id)
             return;
     }
     auto it = nodes_.find(id);
@@ -104,7 +110,7 @@ void PriorityScheduler::rotate(uint64_t id)
 
 std::optional<int> PriorityScheduler::highestPriority() const
 {
-    if (levels_.empty())
+    if (levels_.empty() || !levels_.begin()->second.head)
         return std::nullopt;
     return levels_.begin()->first;
 }

@@ -45,10 +45,10 @@ private:
     using Levels = std::map<int, Level, std::greater<int>>;
 
     void link(Node *n); // at the back of its level (created if needed)
-    void unlink(Node *n); // drops the level if it becomes empty
+    void unlink(Node *n); // drops the level if it becomes empty, unless it is the only one
 
     std::unordered_map<uint64_t, Node> nodes_; // node addresses are stable across rehashing
-    Levels levels_;
+    Levels levels_; // no empty level, except an only one
     // One freed node of each container is kept for the next insertion: a request/response stream
     // is activated and retired once each, which would otherwise cost two malloc/free pairs.
     SpareNode<std::unordered_map<uint64_t, Node>> spareNode_;
