@@ -257,8 +257,8 @@ quint64 Session::connAvailable() const
 
 void Session::activate(StreamState &s)
 {
-    if (!channel_)
-        return;
+    if (!channel_ || scheduler_.isActiveAt(s.wireId, s.priority))
+        return; // (already queued: nothing to re-check)
     if (hasSendable(s))
         scheduler_.setActive(s.wireId, s.priority);
 }

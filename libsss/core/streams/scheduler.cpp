@@ -43,13 +43,17 @@ void PriorityScheduler::unlink(Node *n)
 
 void PriorityScheduler::setActive(uint64_t id, int priority)
 {
-    auto it = nodes_.find(id);
-    if (it == nodes_.end()) {
-        it = spareNode_.insert(nodes_, id, Node {id, priority});
-        link(&it->second);
-        return;
+    Node *n = last_ && last_->id == id ? last_ : nullptr;
+    if (!n) {
+        auto it = nodes_.find(id);
+        if (it == nodes_.end()) {
+            it = spareNode_.insert(nodes_, id, Node {id, priority});
+            last_ = &it->second;
+            link(last_);
+            return;
+        }
+        n = last_ = &it->second;
     }
-    Node *n = &it->second;
     if (n->priority == priority)
         return;
     unlink(n);
@@ -62,6 +66,8 @@ void PriorityScheduler::remove(uint64_t id)
     auto it = nodes_.find(id);
     if (it == nodes_.end())
         return;
+    if (last_ == &it->second)
+        last_ = nullptr;
     unlink(&it->second);
     spareNode_.erase(nodes_, it);
 }
@@ -119,6 +125,7 @@ void PriorityScheduler::clear()
 {
     nodes_.clear();
     levels_.clear();
+    last_ = nullptr;
 }
 
 } // namespace sss::core

@@ -22,6 +22,15 @@ public:
     void setActive(uint64_t id, int priority);
     void remove(uint64_t id);
     bool isActive(uint64_t id) const { return nodes_.count(id) != 0; }
+    // Whether setActive(id, priority) would change nothing. The last activated id is answered
+    // without a lookup: a stream is typically activated by each of its writes and its FIN.
+    bool isActiveAt(uint64_t id, int priority) const
+    {
+        if (last_ && last_->id == id)
+            return last_->priority == priority;
+        const auto it = nodes_.find(id);
+        return it != nodes_.end() && it->second.priority == priority;
+    }
     bool isEmpty() const { return nodes_.empty(); }
     qsizetype size() const { return qsizetype(nodes_.size()); }
     std::optional<int> priorityOf(uint64_t id) const;
@@ -53,6 +62,7 @@ private:
     // is activated and retired once each, which would otherwise cost two malloc/free pairs.
     SpareNode<std::unordered_map<uint64_t, Node>> spareNode_;
     SpareNode<Levels> spareLevel_;
+    Node *last_ = nullptr; // the node setActive() last touched, while it is active
 };
 
 } // namespace sss::core

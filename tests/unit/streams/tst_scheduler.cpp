@@ -17,6 +17,7 @@ private slots:
     void priorityChange();
     void removeAndRotateEdgeCases();
     void emptiedOnlyLevel();
+    void isActiveAt();
     void millionIds();
 };
 
@@ -179,6 +180,28 @@ void TestScheduler::emptiedOnlyLevel()
     s.rotate(6);
     QCOMPARE(s.front(), std::optional<uint64_t>(7));
     QCOMPARE(s.size(), 2);
+}
+
+void TestScheduler::isActiveAt()
+{
+    PriorityScheduler s;
+    QVERIFY(!s.isActiveAt(1, 0));
+    s.setActive(1, 0);
+    s.setActive(2, 4);
+    QVERIFY(s.isActiveAt(1, 0)); // (not the last one touched)
+    QVERIFY(!s.isActiveAt(1, 4));
+    QVERIFY(s.isActiveAt(2, 4));
+    s.setActive(2, 1);
+    QVERIFY(!s.isActiveAt(2, 4));
+    QVERIFY(s.isActiveAt(2, 1));
+    s.remove(2);
+    QVERIFY(!s.isActiveAt(2, 1));
+    s.setActive(2, 1); // back, under the same id
+    QVERIFY(s.isActiveAt(2, 1));
+    QCOMPARE(s.front(), std::optional<uint64_t>(2));
+    s.clear();
+    QVERIFY(!s.isActiveAt(2, 1));
+    QVERIFY(!s.front());
 }
 
 void TestScheduler::millionIds()
