@@ -682,7 +682,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
         out = QByteArray();
         out.reserve(packetSize);
     }
-    out.resize(kShortHeaderSize);
+    setSize(out, kShortHeaderSize);
     Writer w(out);
     SentFrames frames;
     bool ackEliciting = false;
@@ -695,7 +695,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
         // Plan the ACK first so data can use the rest of the packet.
         QByteArray &ackBytes = ackScratch_;
         if (!ackBytes.isEmpty())
-            ackBytes.resize(0);
+            setSize(ackBytes, 0);
         if (ackPending_ && !toAck_.isEmpty()) {
             Writer aw(ackBytes);
             wire::writeAck(aw, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
@@ -738,7 +738,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
             ackLargest = 0;
         }
         if (out.size() == kShortHeaderSize) {
-            out.resize(0);
+            setSize(out, 0);
             return false;
         }
     }
@@ -749,7 +749,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     qToBigEndian<quint64>(peerCid_, out.data() + 1);
     qToBigEndian<quint32>(quint32(pn), out.data() + 9);
     const qsizetype plen = out.size() - kShortHeaderSize;
-    out.resize(out.size() + crypto::PacketProtection::kTagSize);
+    setSize(out, out.size() + crypto::PacketProtection::kTagSize);
     uint8_t *p = reinterpret_cast<uint8_t *>(out.data());
     sendKey_->seal(pn, p, kShortHeaderSize, p + kShortHeaderSize, size_t(plen), p + kShortHeaderSize);
 
