@@ -267,14 +267,14 @@ struct Endpoint::Private {
     // With `session` (the commands): the session is touched, its channel may have something to send.
     StreamState *resolve(StreamHandle h, Session **session = nullptr)
     {
-        auto it = shared.handles.find(h);
-        if (it == shared.handles.end())
+        const HandleRef *ref = shared.findHandle(h);
+        if (!ref)
             return nullptr;
         if (session) {
-            *session = it->second.session;
+            *session = ref->session;
             touch(*session);
         }
-        return it->second.session->stream(it->second.wireId); // cached per session
+        return ref->session->stream(ref->wireId); // cached per session
     }
 
     // A write through `fn(session, stream)`; -1 (with the error recorded) if the direction is closed.

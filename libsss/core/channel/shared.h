@@ -187,14 +187,33 @@ struct EndpointShared {
     {
         const StreamHandle h = nextHandle++;
         spareHandle.insert(handles, h, HandleRef {s, wireId});
+        lastHandle = h; // what the application names next (a write to the stream it opened)
+        lastHandleRef = HandleRef {s, wireId};
         return h;
     }
     // Forgets a handle, keeping one freed map node for the next stream (one stream per request).
     void dropHandle(StreamHandle h)
     {
+        if (h == lastHandle)
+            lastHandle = 0;
         if (auto it = handles.find(h); it != handles.end())
             spareHandle.erase(handles, it);
     }
+    // handles.find() with a one-entry cache: the application's calls come in runs on one stream
+    // (write, shutdown, release; bytesAvailable, read, atEnd), each resolving its handle.
+    const HandleRef *findHandle(StreamHandle h)
+    {
+        if (h == lastHandle && h != 0)
+            return &lastHandleRef;
+        auto it = handles.find(h);
+        if (it == handles.end())
+            return nullptr;
+        lastHandle = h;
+        lastHandleRef = it->second;
+        return &lastHandleRef;
+    }
+    StreamHandle lastHandle = 0; // 0: none cached
+    HandleRef lastHandleRef;
     SpareNode<std::unordered_map<StreamHandle, HandleRef>> spareHandle;
     void trace(Instant t, const char *name, QString detail)
     {
