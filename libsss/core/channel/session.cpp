@@ -404,8 +404,10 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
                 info.parent = s->parentWireId;
                 info.priority = s->priority;
                 info.kind = s->kind;
-                info.service = s->service;
-                info.protocol = s->protocol;
+                if (!s->parentWireId) { // (only a top-level open names them: no copies per substream)
+                    info.service = s->service;
+                    info.protocol = s->protocol;
+                }
                 open = &info;
             }
             const quint64 limit

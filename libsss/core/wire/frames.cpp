@@ -109,26 +109,52 @@ char *putStreamFixed(Writer &w, quint64 id, quint64 offset, qsizetype length, bo
     putVarint(p, quint64(length));
     return p;
 }
+
+// The open information's fixed part (parent, priority, kind): its size, and writing it at p.
+qsizetype openFixedSize(const OpenInfo &open)
+{
+    return varintSize(open.parent) + varintSize(zigzag(open.priority)) + 1;
+}
+
+char *putOpenFixed(char *p, const OpenInfo &open)
+{
+    putVarint(p, open.parent);
+    putVarint(p, zigzag(open.priority));
+    *p++ = char(quint8(open.kind));
+    return p;
+}
+} // namespace
+
+namespace {
+// writeStreamFrame() for a frame that opens its stream (out of line: the per-packet case is lean).
+[[gnu::noinline]] char *writeOpeningStreamFrame(Writer &w, quint64 id, quint64 offset, qsizetype length,
+                                                bool fin, bool msgEnd, const OpenInfo &open)
+{
+    if (open.parent == 0) { // a top-level open (service, protocol)
+        writeStreamHeader(w, id, offset, length, fin, msgEnd, &open);
+        return w.grow(length);
+    }
+    // A substream's: header, open information and data room in one grow.
+    char *p = putStreamFixed(w, id, offset, length, fin, msgEnd, true, openFixedSize(open) + length);
+    return putOpenFixed(p, open);
+}
 } // namespace
 
 char *writeStreamFrame(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
                        const OpenInfo *open)
 {
-    if (open) {
-        writeStreamHeader(w, id, offset, length, fin, msgEnd, open);
-        return w.grow(length);
-    }
+    if (Q_UNLIKELY(open))
+        return writeOpeningStreamFrame(w, id, offset, length, fin, msgEnd, *open);
     return putStreamFixed(w, id, offset, length, fin, msgEnd, false, length); // header + data room
 }
 
 void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
                        const OpenInfo *open)
 {
-    putStreamFixed(w, id, offset, length, fin, msgEnd, open != nullptr, 0);
+    char *p = putStreamFixed(w, id, offset, length, fin, msgEnd, open != nullptr,
+                             open ? openFixedSize(*open) : 0);
     if (open) {
-        w.varint(open->parent);
-        w.varint(zigzag(open->priority));
-        w.u8(quint8(open->kind));
+        putOpenFixed(p, *open);
         if (open->parent == 0) {
             writeString(w, open->service);
             writeString(w, open->protocol);
