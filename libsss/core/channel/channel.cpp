@@ -698,8 +698,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
             setSize(ackBytes, 0);
         if (ackPending_ && !toAck_.isEmpty()) {
             Writer aw(ackBytes);
-            wire::writeAck(aw, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
-            ackLargest = *toAck_.max();
+            ackLargest = wire::writeAck(aw, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
         }
         const bool ackDue = ackPending_ && ackDeadline_ <= now;
         qsizetype room = maxPayload - ackBytes.size();

@@ -48,11 +48,12 @@ bool isAckEliciting(FrameType t)
     return t != FrameType::Ack && t != FrameType::Padding && t != FrameType::Close;
 }
 
-void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges)
+quint64 writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges)
 {
     Q_ASSERT(!ranges.isEmpty());
     const int count = std::min(ranges.rangeCount(), maxRanges);
-    auto top = ranges.rbegin();
+    // Forward iterators stepped down: a reverse iterator steps its base on every dereference.
+    const auto top = std::prev(ranges.end());
     const quint64 largest = top->second - 1;
     const quint64 delay = std::min<quint64>(ackDelayMicros, kVarintMax);
     // Sized first, then written with one grow: every packet carries an ACK.
@@ -64,8 +65,8 @@ void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int max
         put(quint64(count - 1));
         put(largest - it->first); // first range length - 1
         quint64 smallest = it->first;
-        ++it;
-        for (int i = 1; i < count; ++i, ++it) {
+        for (int i = 1; i < count; ++i) {
+            --it;
             // gap: number of unacknowledged packets below `smallest` before this range, minus one
             put(smallest - it->second - 1);
             put(it->second - 1 - it->first);
@@ -76,6 +77,7 @@ void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int max
     forEachField([&](quint64 v) { size += varintSize(v); });
     char *p = w.grow(size);
     forEachField([&](quint64 v) { putVarint(p, v); });
+    return largest;
 }
 
 qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const OpenInfo *open)
