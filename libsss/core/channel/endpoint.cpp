@@ -770,7 +770,7 @@ bool Endpoint::pollTransmit(Instant now, Transmit &out)
             return true;
     }
     d->readyIndex = 0;
-    out.bytes.resize(0);
+    setSize(out.bytes, 0);
     return false;
 }
 

@@ -263,11 +263,6 @@ void Session::activate(StreamState &s)
         scheduler_.setActive(s.wireId, s.priority);
 }
 
-bool Session::hasPendingFrames() const
-{
-    return !control_.empty() || maxDataQueued_ || maxStreamsQueued_ || !scheduler_.isEmpty();
-}
-
 void Session::queueControl(SentFrame::Kind k, quint64 stream)
 {
     const SentFrame c {k, 0, 0, stream, 0};
