@@ -4,13 +4,16 @@ namespace sss::core {
 
 void PriorityScheduler::link(Node *n)
 {
-    auto lit = levels_.find(n->priority);
+    // Usually the top (often the only) level: no search.
+    auto lit = !levels_.empty() && levels_.begin()->first == n->priority ? levels_.begin()
+                                                                         : levels_.find(n->priority);
     if (lit == levels_.end()) {
         // An empty level may only be kept while it is the only one (see unlink()).
         if (levels_.size() == 1 && !levels_.begin()->second.head)
             spareLevel_.erase(levels_, levels_.begin());
         lit = spareLevel_.insert(levels_, n->priority, Level {});
     }
+    n->level = lit;
     Level &l = lit->second;
     n->prev = l.tail;
     n->next = nullptr;
@@ -23,8 +26,8 @@ void PriorityScheduler::link(Node *n)
 
 void PriorityScheduler::unlink(Node *n)
 {
-    auto lit = levels_.find(n->priority);
-    Q_ASSERT(lit != levels_.end());
+    const auto lit = n->level;
+    Q_ASSERT(lit != levels_.end() && lit->first == n->priority);
     Level &l = lit->second;
     if (n->prev)
         n->prev->next = n->next;
@@ -99,7 +102,7 @@ void PriorityScheduler::rotate(uint64_t id)
     if (it == nodes_.end())
         return;
     Node *n = &it->second;
-    Level &l = levels_.find(n->priority)->second;
+    Level &l = n->level->second;
     if (l.tail == n)
         return;
     // Unlink within the level (it stays non-empty) and append.

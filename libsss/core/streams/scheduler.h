@@ -41,17 +41,19 @@ public:
     void clear();
 
 private:
-    struct Node {
-        uint64_t id;
-        int priority;
-        Node *prev = nullptr;
-        Node *next = nullptr;
-    };
+    struct Node;
     struct Level {
         Node *head = nullptr;
         Node *tail = nullptr;
     };
     using Levels = std::map<int, Level, std::greater<int>>;
+    struct Node {
+        uint64_t id;
+        int priority;
+        Node *prev = nullptr;
+        Node *next = nullptr;
+        Levels::iterator level {}; // while linked (a level lives as long as it has nodes)
+    };
 
     void link(Node *n); // at the back of its level (created if needed)
     void unlink(Node *n); // drops the level if it becomes empty, unless it is the only one
