@@ -267,14 +267,16 @@ struct Endpoint::Private {
     // With `session` (the commands): the session is touched, its channel may have something to send.
     StreamState *resolve(StreamHandle h, Session **session = nullptr)
     {
-        const HandleRef *ref = shared.findHandle(h);
-        if (!ref)
+        EndpointShared::CachedHandle *c = shared.findHandle(h);
+        if (!c)
             return nullptr;
         if (session) {
-            *session = ref->session;
+            *session = c->ref.session;
             touch(*session);
         }
-        return ref->session->stream(ref->wireId); // cached per session
+        if (!c->stream)
+            c->stream = c->ref.session->stream(c->ref.wireId);
+        return c->stream;
     }
 
     // A write through `fn(session, stream)`; -1 (with the error recorded) if the direction is closed.
