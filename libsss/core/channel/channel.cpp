@@ -644,6 +644,13 @@ void Channel::abandonInFlight()
     ackElicitingOutstanding_ = 0;
 }
 
+bool Channel::mayHaveMoreToSend() const
+{
+    return state_ != State::Established || ackPending_ || pingQueued_ || probesToSend_ > 0
+        || pathChallengePending_ || pathResponse_ || closeFrameQueued_
+        || (session_ && session_->hasPendingFrames());
+}
+
 bool Channel::pollTransmit(Instant now, Transmit &tx)
 {
     if (state_ == State::Closed)
@@ -675,7 +682,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
         out = QByteArray();
         out.reserve(packetSize);
     }
-    out.resize(kShortHeaderSize);
+    setSize(out, kShortHeaderSize);
     Writer w(out);
     SentFrames frames;
     bool ackEliciting = false;
@@ -688,11 +695,10 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
         // Plan the ACK first so data can use the rest of the packet.
         QByteArray &ackBytes = ackScratch_;
         if (!ackBytes.isEmpty())
-            ackBytes.resize(0);
+            setSize(ackBytes, 0);
         if (ackPending_ && !toAck_.isEmpty()) {
             Writer aw(ackBytes);
-            wire::writeAck(aw, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
-            ackLargest = *toAck_.max();
+            ackLargest = wire::writeAck(aw, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
         }
         const bool ackDue = ackPending_ && ackDeadline_ <= now;
         qsizetype room = maxPayload - ackBytes.size();
@@ -731,7 +737,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
             ackLargest = 0;
         }
         if (out.size() == kShortHeaderSize) {
-            out.resize(0);
+            setSize(out, 0);
             return false;
         }
     }
@@ -742,7 +748,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     qToBigEndian<quint64>(peerCid_, out.data() + 1);
     qToBigEndian<quint32>(quint32(pn), out.data() + 9);
     const qsizetype plen = out.size() - kShortHeaderSize;
-    out.resize(out.size() + crypto::PacketProtection::kTagSize);
+    setSize(out, out.size() + crypto::PacketProtection::kTagSize);
     uint8_t *p = reinterpret_cast<uint8_t *>(out.data());
     sendKey_->seal(pn, p, kShortHeaderSize, p + kShortHeaderSize, size_t(plen), p + kShortHeaderSize);
 

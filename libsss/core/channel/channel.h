@@ -67,6 +67,10 @@ public:
     bool handlePacket(Instant now, const SocketAddress &from, const char *data, qsizetype size);
     void handleTimeout(Instant now);
     bool pollTransmit(Instant now, Transmit &out); // see Endpoint::pollTransmit(now, out)
+    // After a packet: false only if another pollTransmit() now would certainly return nothing
+    // (nothing queued at all), so the endpoint can drop the channel from its ready list without
+    // polling it once more on the way to the send. Conservative: true whenever unsure.
+    bool mayHaveMoreToSend() const;
     Instant nextTimeout() const;
     void close(Instant now, quint64 code, const QString &reason);
     bool isDead() const { return state_ == State::Closed; }

@@ -267,14 +267,16 @@ struct Endpoint::Private {
     // With `session` (the commands): the session is touched, its channel may have something to send.
     StreamState *resolve(StreamHandle h, Session **session = nullptr)
     {
-        auto it = shared.handles.find(h);
-        if (it == shared.handles.end())
+        EndpointShared::CachedHandle *c = shared.findHandle(h);
+        if (!c)
             return nullptr;
         if (session) {
-            *session = it->second.session;
+            *session = c->ref.session;
             touch(*session);
         }
-        return it->second.session->stream(it->second.wireId); // cached per session
+        if (!c->stream)
+            c->stream = c->ref.session->stream(c->ref.wireId);
+        return c->stream;
     }
 
     // A write through `fn(session, stream)`; -1 (with the error recorded) if the direction is closed.
@@ -756,16 +758,21 @@ bool Endpoint::pollTransmit(Instant now, Transmit &out)
             d->readyIndex = 0;
         Channel *ch = ready[d->readyIndex];
         ++d->visits;
-        if (ch->pollTransmit(now, out)) {
+        const bool sent = ch->pollTransmit(now, out);
+        if (sent)
             d->markDirty(ch); // sending arms its loss and keepalive timers
-            return true;
+        // A channel with nothing left leaves the list until touched; after a packet, ask it rather
+        // than poll it once more (a lone answer then goes to the socket without that poll).
+        if (!sent || !ch->mayHaveMoreToSend()) {
+            ch->sched.ready = false;
+            ready[d->readyIndex] = ready.back();
+            ready.pop_back();
         }
-        ch->sched.ready = false;
-        ready[d->readyIndex] = ready.back();
-        ready.pop_back();
+        if (sent)
+            return true;
     }
     d->readyIndex = 0;
-    out.bytes.resize(0);
+    setSize(out.bytes, 0);
     return false;
 }
 

@@ -257,15 +257,10 @@ quint64 Session::connAvailable() const
 
 void Session::activate(StreamState &s)
 {
-    if (!channel_)
-        return;
+    if (!channel_ || scheduler_.isActiveAt(s.wireId, s.priority))
+        return; // (already queued: nothing to re-check)
     if (hasSendable(s))
         scheduler_.setActive(s.wireId, s.priority);
-}
-
-bool Session::hasPendingFrames() const
-{
-    return !control_.empty() || maxDataQueued_ || maxStreamsQueued_ || !scheduler_.isEmpty();
 }
 
 void Session::queueControl(SentFrame::Kind k, quint64 stream)
@@ -404,8 +399,10 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
                 info.parent = s->parentWireId;
                 info.priority = s->priority;
                 info.kind = s->kind;
-                info.service = s->service;
-                info.protocol = s->protocol;
+                if (!s->parentWireId) { // (only a top-level open names them: no copies per substream)
+                    info.service = s->service;
+                    info.protocol = s->protocol;
+                }
                 open = &info;
             }
             const quint64 limit
@@ -1090,8 +1087,10 @@ void Session::reset(StreamState &s, StreamError code, bool notifyApp)
 void Session::release(StreamState &s)
 {
     s.released = true;
-    // Unaccepted children die with the parent's handle.
-    for (StreamHandle h : std::exchange(s.pendingChildren, {})) {
+    // Unaccepted children die with the parent's handle. (Iterated const: begin()/end() on a
+    // non-const empty QList detach, allocating an array for nothing, twice per release.)
+    const QList<StreamHandle> children = std::exchange(s.pendingChildren, {});
+    for (StreamHandle h : children) {
         auto it = ep_.handles.find(h);
         if (it != ep_.handles.end())
             if (StreamState *c = stream(it->second.wireId)) {

@@ -180,7 +180,10 @@ public:
     std::vector<Channel *> referencingChannels;
 
     // ---- packet assembly (called by the channel) and acknowledgement feedback
-    bool hasPendingFrames() const;
+    bool hasPendingFrames() const // (inline: asked after every packet sent)
+    {
+        return !control_.empty() || maxDataQueued_ || maxStreamsQueued_ || !scheduler_.isEmpty();
+    }
     // Writes control frames then stream data by priority into w while at most `space` bytes are used.
     void fill(Instant now, Writer &w, qsizetype space, SentFrames &records, bool &ackEliciting);
     void onFramesAcked(const SentFrames &frames);

@@ -18,6 +18,7 @@
 namespace sss::core {
 
 class Session;
+struct StreamState;
 
 struct HandleRef {
     Session *session = nullptr;
@@ -187,14 +188,47 @@ struct EndpointShared {
     {
         const StreamHandle h = nextHandle++;
         spareHandle.insert(handles, h, HandleRef {s, wireId});
+        cacheHandle(h, HandleRef {s, wireId}); // what the application names next (a write to it)
         return h;
     }
     // Forgets a handle, keeping one freed map node for the next stream (one stream per request).
+    // Every stream leaves its session's table only after this (reclaim, failAll, ~Session): the
+    // cache below never holds a stream that is gone.
     void dropHandle(StreamHandle h)
     {
+        for (CachedHandle &c : handleCache)
+            if (c.handle == h)
+                c = CachedHandle();
         if (auto it = handles.find(h); it != handles.end())
             spareHandle.erase(handles, it);
     }
+    // handles.find() with a two-entry cache (round robin), which also keeps the stream once
+    // resolved: the application's calls come in runs on a stream and its parent (accept from the
+    // parent; bytesAvailable, read, atEnd, write, release on the substream), each resolving its handle.
+    struct CachedHandle {
+        StreamHandle handle = 0; // 0: empty
+        HandleRef ref;
+        StreamState *stream = nullptr; // filled by Endpoint's resolve(), null until then
+    };
+    CachedHandle *findHandle(StreamHandle h)
+    {
+        for (CachedHandle &c : handleCache)
+            if (c.handle == h && h != 0)
+                return &c;
+        auto it = handles.find(h);
+        if (it == handles.end())
+            return nullptr;
+        return cacheHandle(h, it->second);
+    }
+    CachedHandle *cacheHandle(StreamHandle h, const HandleRef &ref)
+    {
+        CachedHandle &c = handleCache[nextCachedHandle];
+        nextCachedHandle ^= 1;
+        c = CachedHandle {h, ref, nullptr};
+        return &c;
+    }
+    CachedHandle handleCache[2];
+    int nextCachedHandle = 0;
     SpareNode<std::unordered_map<StreamHandle, HandleRef>> spareHandle;
     void trace(Instant t, const char *name, QString detail)
     {

@@ -147,6 +147,19 @@ private:
     bool ok_ = true;
 };
 
+// QByteArray::resize() inline when the array is unshared and the new size fits its capacity (as
+// Writer::grow() does); the packet buffer is resized a few times per packet.
+inline void setSize(QByteArray &b, qsizetype n)
+{
+    QByteArray::DataPointer &d = b.data_ptr();
+    if (Q_LIKELY(!d.needsDetach() && n >= 0 && d.freeSpaceAtBegin() + n < d.constAllocatedCapacity())) {
+        d.size = n;
+        d.data()[n] = '\0';
+        return;
+    }
+    b.resize(n);
+}
+
 // Appends to a QByteArray it does not own.
 class Writer
 {

@@ -73,6 +73,10 @@ Instant Pacer::nextSendTime(Instant now, qint64 bytes) const
 
 bool Pacer::canSendWithin(Instant now, qint64 bytes, Duration slack) const
 {
+    // The bucket only fills with time (tokens(now) >= tokens_, which never exceeds the capacity):
+    // if the credit already banked covers the packet, skip the refill arithmetic.
+    if (tokens_ + kEpsilonBytes >= double(std::min(std::max(bytes, qint64(0)), capacityBytes())))
+        return true;
     // nextSendTime waits ceil(missing / rate) ns; that is within slack (whole ns) exactly when
     // missing / rate <= slack.
     const double missing = shortfall(now, bytes);

@@ -4,9 +4,16 @@ namespace sss::core {
 
 void PriorityScheduler::link(Node *n)
 {
-    auto lit = levels_.find(n->priority);
-    if (lit == levels_.end())
+    // Usually the top (often the only) level: no search.
+    auto lit = !levels_.empty() && levels_.begin()->first == n->priority ? levels_.begin()
+                                                                         : levels_.find(n->priority);
+    if (lit == levels_.end()) {
+        // An empty level may only be kept while it is the only one (see unlink()).
+        if (levels_.size() == 1 && !levels_.begin()->second.head)
+            spareLevel_.erase(levels_, levels_.begin());
         lit = spareLevel_.insert(levels_, n->priority, Level {});
+    }
+    n->level = lit;
     Level &l = lit->second;
     n->prev = l.tail;
     n->next = nullptr;
@@ -19,8 +26,8 @@ void PriorityScheduler::link(Node *n)
 
 void PriorityScheduler::unlink(Node *n)
 {
-    auto lit = levels_.find(n->priority);
-    Q_ASSERT(lit != levels_.end());
+    const auto lit = n->level;
+    Q_ASSERT(lit != levels_.end() && lit->first == n->priority);
     Level &l = lit->second;
     if (n->prev)
         n->prev->next = n->next;
@@ -31,19 +38,25 @@ void PriorityScheduler::unlink(Node *n)
     else
         l.tail = n->prev;
     n->prev = n->next = nullptr;
-    if (!l.head)
+    // The only level stays, empty, for the next activation: a request/response stream is
+    // activated and retired once each, which would otherwise erase and re-insert the level.
+    if (!l.head && levels_.size() > 1)
         spareLevel_.erase(levels_, lit);
 }
 
 void PriorityScheduler::setActive(uint64_t id, int priority)
 {
-    auto it = nodes_.find(id);
-    if (it == nodes_.end()) {
-        it = spareNode_.insert(nodes_, id, Node {id, priority});
-        link(&it->second);
-        return;
+    Node *n = last_ && last_->id == id ? last_ : nullptr;
+    if (!n) {
+        auto it = nodes_.find(id);
+        if (it == nodes_.end()) {
+            it = spareNode_.insert(nodes_, id, Node {id, priority});
+            last_ = &it->second;
+            link(last_);
+            return;
+        }
+        n = last_ = &it->second;
     }
-    Node *n = &it->second;
     if (n->priority == priority)
         return;
     unlink(n);
@@ -56,6 +69,8 @@ void PriorityScheduler::remove(uint64_t id)
     auto it = nodes_.find(id);
     if (it == nodes_.end())
         return;
+    if (last_ == &it->second)
+        last_ = nullptr;
     unlink(&it->second);
     spareNode_.erase(nodes_, it);
 }
@@ -70,7 +85,7 @@ std::optional<int> PriorityScheduler::priorityOf(uint64_t id) const
 
 std::optional<uint64_t> PriorityScheduler::front() const
 {
-    if (levels_.empty())
+    if (levels_.empty() || !levels_.begin()->second.head)
         return std::nullopt;
     return levels_.begin()->second.head->id;
 }
@@ -80,14 +95,14 @@ void PriorityScheduler::rotate(uint64_t id)
     // Alone at the front (one bulk stream): nothing to move, no lookups.
     if (!levels_.empty()) {
         const Level &top = levels_.begin()->second;
-        if (top.head == top.tail && top.head->id == id)
+        if (top.head && top.head == top.tail && top.head->id == id)
             return;
     }
     auto it = nodes_.find(id);
     if (it == nodes_.end())
         return;
     Node *n = &it->second;
-    Level &l = levels_.find(n->priority)->second;
+    Level &l = n->level->second;
     if (l.tail == n)
         return;
     // Unlink within the level (it stays non-empty) and append.
@@ -104,7 +119,7 @@ void PriorityScheduler::rotate(uint64_t id)
 
 std::optional<int> PriorityScheduler::highestPriority() const
 {
-    if (levels_.empty())
+    if (levels_.empty() || !levels_.begin()->second.head)
         return std::nullopt;
     return levels_.begin()->first;
 }
@@ -113,6 +128,7 @@ void PriorityScheduler::clear()
 {
     nodes_.clear();
     levels_.clear();
+    last_ = nullptr;
 }
 
 } // namespace sss::core

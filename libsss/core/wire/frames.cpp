@@ -48,11 +48,12 @@ bool isAckEliciting(FrameType t)
     return t != FrameType::Ack && t != FrameType::Padding && t != FrameType::Close;
 }
 
-void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges)
+quint64 writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges)
 {
     Q_ASSERT(!ranges.isEmpty());
     const int count = std::min(ranges.rangeCount(), maxRanges);
-    auto top = ranges.rbegin();
+    // Forward iterators stepped down: a reverse iterator steps its base on every dereference.
+    const auto top = std::prev(ranges.end());
     const quint64 largest = top->second - 1;
     const quint64 delay = std::min<quint64>(ackDelayMicros, kVarintMax);
     // Sized first, then written with one grow: every packet carries an ACK.
@@ -64,8 +65,8 @@ void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int max
         put(quint64(count - 1));
         put(largest - it->first); // first range length - 1
         quint64 smallest = it->first;
-        ++it;
-        for (int i = 1; i < count; ++i, ++it) {
+        for (int i = 1; i < count; ++i) {
+            --it;
             // gap: number of unacknowledged packets below `smallest` before this range, minus one
             put(smallest - it->second - 1);
             put(it->second - 1 - it->first);
@@ -76,6 +77,7 @@ void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int max
     forEachField([&](quint64 v) { size += varintSize(v); });
     char *p = w.grow(size);
     forEachField([&](quint64 v) { putVarint(p, v); });
+    return largest;
 }
 
 qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const OpenInfo *open)
@@ -109,26 +111,52 @@ char *putStreamFixed(Writer &w, quint64 id, quint64 offset, qsizetype length, bo
     putVarint(p, quint64(length));
     return p;
 }
+
+// The open information's fixed part (parent, priority, kind): its size, and writing it at p.
+qsizetype openFixedSize(const OpenInfo &open)
+{
+    return varintSize(open.parent) + varintSize(zigzag(open.priority)) + 1;
+}
+
+char *putOpenFixed(char *p, const OpenInfo &open)
+{
+    putVarint(p, open.parent);
+    putVarint(p, zigzag(open.priority));
+    *p++ = char(quint8(open.kind));
+    return p;
+}
+} // namespace
+
+namespace {
+// writeStreamFrame() for a frame that opens its stream (out of line: the per-packet case is lean).
+[[gnu::noinline]] char *writeOpeningStreamFrame(Writer &w, quint64 id, quint64 offset, qsizetype length,
+                                                bool fin, bool msgEnd, const OpenInfo &open)
+{
+    if (open.parent == 0) { // a top-level open (service, protocol)
+        writeStreamHeader(w, id, offset, length, fin, msgEnd, &open);
+        return w.grow(length);
+    }
+    // A substream's: header, open information and data room in one grow.
+    char *p = putStreamFixed(w, id, offset, length, fin, msgEnd, true, openFixedSize(open) + length);
+    return putOpenFixed(p, open);
+}
 } // namespace
 
 char *writeStreamFrame(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
                        const OpenInfo *open)
 {
-    if (open) {
-        writeStreamHeader(w, id, offset, length, fin, msgEnd, open);
-        return w.grow(length);
-    }
+    if (Q_UNLIKELY(open))
+        return writeOpeningStreamFrame(w, id, offset, length, fin, msgEnd, *open);
     return putStreamFixed(w, id, offset, length, fin, msgEnd, false, length); // header + data room
 }
 
 void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
                        const OpenInfo *open)
 {
-    putStreamFixed(w, id, offset, length, fin, msgEnd, open != nullptr, 0);
+    char *p = putStreamFixed(w, id, offset, length, fin, msgEnd, open != nullptr,
+                             open ? openFixedSize(*open) : 0);
     if (open) {
-        w.varint(open->parent);
-        w.varint(zigzag(open->priority));
-        w.u8(quint8(open->kind));
+        putOpenFixed(p, *open);
         if (open->parent == 0) {
             writeString(w, open->service);
             writeString(w, open->protocol);

@@ -70,7 +70,8 @@ struct CloseFrame {
 };
 
 // ---- encoding (append to a Writer). Sizes are exact so the packet builder can plan space.
-void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges = 32);
+// Returns the largest packet number it acknowledges.
+quint64 writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges = 32);
 void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
                        const OpenInfo *open);
 // The header plus room for `length` data bytes, which the caller writes at the returned pointer

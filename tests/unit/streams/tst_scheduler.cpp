@@ -16,6 +16,8 @@ private slots:
     void roundRobinFairness();
     void priorityChange();
     void removeAndRotateEdgeCases();
+    void emptiedOnlyLevel();
+    void isActiveAt();
     void millionIds();
 };
 
@@ -136,6 +138,70 @@ void TestScheduler::removeAndRotateEdgeCases()
     QCOMPARE(*s.front(), uint64_t(7));
     s.clear();
     QVERIFY(s.isEmpty() && !s.front());
+}
+
+// The last level to empty is kept (a request/response stream activates and retires one level
+// per request): it must stay invisible and give way to any other level.
+void TestScheduler::emptiedOnlyLevel()
+{
+    PriorityScheduler s;
+    s.setActive(1, 3);
+    s.remove(1);
+    QVERIFY(s.isEmpty());
+    QVERIFY(!s.front());
+    QVERIFY(!s.highestPriority());
+    s.rotate(1);
+    s.remove(1);
+    QVERIFY(!s.front());
+    // A new stream at another level (lower and higher than the kept one).
+    s.setActive(2, 1);
+    QCOMPARE(s.front(), std::optional<uint64_t>(2));
+    QCOMPARE(s.highestPriority(), std::optional<int>(1));
+    s.remove(2);
+    s.setActive(3, 7);
+    s.setActive(4, 5);
+    QCOMPARE(s.highestPriority(), std::optional<int>(7));
+    QCOMPARE(s.front(), std::optional<uint64_t>(3));
+    s.remove(3); // level 7 empties beside level 5: dropped
+    QCOMPARE(s.front(), std::optional<uint64_t>(4));
+    QCOMPARE(s.highestPriority(), std::optional<int>(5));
+    // Moving the only stream to another level, and back.
+    s.setActive(4, -2);
+    QCOMPARE(s.highestPriority(), std::optional<int>(-2));
+    s.setActive(5, 0);
+    QCOMPARE(s.front(), std::optional<uint64_t>(5));
+    s.remove(5);
+    s.remove(4);
+    QVERIFY(!s.front());
+    QVERIFY(!s.highestPriority());
+    s.setActive(6, -2);
+    s.setActive(7, -2);
+    QCOMPARE(s.front(), std::optional<uint64_t>(6));
+    s.rotate(6);
+    QCOMPARE(s.front(), std::optional<uint64_t>(7));
+    QCOMPARE(s.size(), 2);
+}
+
+void TestScheduler::isActiveAt()
+{
+    PriorityScheduler s;
+    QVERIFY(!s.isActiveAt(1, 0));
+    s.setActive(1, 0);
+    s.setActive(2, 4);
+    QVERIFY(s.isActiveAt(1, 0)); // (not the last one touched)
+    QVERIFY(!s.isActiveAt(1, 4));
+    QVERIFY(s.isActiveAt(2, 4));
+    s.setActive(2, 1);
+    QVERIFY(!s.isActiveAt(2, 4));
+    QVERIFY(s.isActiveAt(2, 1));
+    s.remove(2);
+    QVERIFY(!s.isActiveAt(2, 1));
+    s.setActive(2, 1); // back, under the same id
+    QVERIFY(s.isActiveAt(2, 1));
+    QCOMPARE(s.front(), std::optional<uint64_t>(2));
+    s.clear();
+    QVERIFY(!s.isActiveAt(2, 1));
+    QVERIFY(!s.front());
 }
 
 void TestScheduler::millionIds()
