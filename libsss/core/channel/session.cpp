@@ -617,11 +617,10 @@ void Session::adoptChild(StreamState &parent, StreamState &s)
                              ep_.config.maxStreamWindow);
     if (s.kind == StreamKind::Stream) {
         parent.pendingChildren.append(s.handle);
-        Event e {Event::Type::NewSubstream};
+        Event &e = ep_.events.emplace(Event::Type::NewSubstream);
         e.stream = s.handle;
         e.parent = parent.handle;
         e.peerId = peerId_;
-        ep_.events.push_back(std::move(e));
         if (s.recv.bytesAvailable() > 0 || s.recv.finReceived()) {
             s.readableEventQueued = false;
             noteReadable(s);
@@ -651,11 +650,17 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
     const quint64 end = f.offset + quint64(f.length);
     // Large segments stay slices of the decrypted packet (no copy). Small ones are copied: a slice
     // pins the whole receive slab, and an idle stream holding a few bytes must not keep 64 KiB.
+    // The smallest (a request, an answer) go to the small-write slab, which pins at most 2 KiB,
+    // instead of an allocation each.
     const char *base = currentPacket_ ? currentPacket_->constData() : nullptr;
-    const QByteArray data = f.length >= kMinSharedSegment && base && f.data >= base
-            && f.data + f.length <= base + currentPacket_->size()
-        ? sharedSlice(*currentPacket_, f.data - base, f.length)
-        : QByteArray(f.data, f.length);
+    QByteArray data;
+    if (f.length >= kMinSharedSegment && base && f.data >= base
+        && f.data + f.length <= base + currentPacket_->size())
+        data = sharedSlice(*currentPacket_, f.data - base, f.length);
+    else if (f.length > 0 && f.length <= EndpointShared::kSmallWrite)
+        data = ep_.copySmallWrite(f.data, f.length);
+    else if (f.length > 0)
+        data = QByteArray(f.data, f.length);
     const RecvBuffer::Result r = s->recv.insert(f.offset, data, f.messageEnd, f.fin, s->window.limit());
     if (r == RecvBuffer::Result::FlowControlViolation || r == RecvBuffer::Result::FinalSizeViolation)
         return false;
@@ -1236,13 +1241,13 @@ void Session::noteBytesAcked(StreamState &s)
 
 void Session::emitStreamEvent(Event::Type t, StreamState &s, StreamError err, const QString &msg)
 {
-    Event e {t};
+    Event &e = ep_.events.emplace(t);
     e.stream = s.handle;
     e.parent = s.parent;
     e.peerId = peerId_;
     e.error = err;
-    e.message = msg;
-    ep_.events.push_back(std::move(e));
+    if (!msg.isNull())
+        e.message = msg;
 }
 
 void Session::maybeReclaim(StreamState &s)

@@ -33,6 +33,9 @@ public:
     size_t size() const { return items_.size() - head_; }
     size_t capacity() const { return items_.capacity(); }
     void push_back(Event e) { items_.push_back(std::move(e)); }
+    // Constructed in place: an Event is moved member by member (four implicitly shared strings),
+    // and the stream events of every request are queued through here.
+    Event &emplace(Event::Type t) { return items_.emplace_back(t); }
     Event &front() { return items_[head_]; }
     void pop_front()
     {
@@ -95,6 +98,9 @@ struct EndpointShared {
         wire::AckFrame ack;
     };
     std::vector<DeferredAck> deferredAcks;
+    // The ranges of the last ACK applied from deferredAcks: deferAck hands them to the parse target
+    // whose ranges it moved out, so parsing the next ACK reuses their tree node.
+    RangeSet spareAckRanges;
 
     // Room for `n` bytes at rxSlab.constData() + rxSlabUsed. Nobody else referencing a slab means
     // every slice of it is gone: only then is it rewound and written again.
