@@ -267,14 +267,33 @@ struct Endpoint::Private {
     // With `session` (the commands): the session is touched, its channel may have something to send.
     StreamState *resolve(StreamHandle h, Session **session = nullptr)
     {
-        auto it = shared.handles.find(h);
-        if (it == shared.handles.end())
-            return nullptr;
+        // The application's calls alternate between a few handles (a request's substream and its
+        // parent): the last two resolved skip the handle table and the session's stream table.
+        auto &cache = shared.resolved;
+        if (h == 0 || cache[0].handle != h) {
+            if (h != 0 && cache[1].handle == h) {
+                std::swap(cache[0], cache[1]);
+            } else {
+                auto it = shared.handles.find(h);
+                if (it == shared.handles.end())
+                    return nullptr;
+                StreamState *st = it->second.session->stream(it->second.wireId);
+                if (!st) { // (not expected: a stream's handle goes with it)
+                    if (session) {
+                        *session = it->second.session;
+                        touch(*session);
+                    }
+                    return nullptr;
+                }
+                cache[1] = cache[0];
+                cache[0] = {h, it->second.session, st};
+            }
+        }
         if (session) {
-            *session = it->second.session;
+            *session = cache[0].session;
             touch(*session);
         }
-        return it->second.session->stream(it->second.wireId); // cached per session
+        return cache[0].stream;
     }
 
     // A write through `fn(session, stream)`; -1 (with the error recorded) if the direction is closed.

@@ -18,6 +18,7 @@
 namespace sss::core {
 
 class Session;
+struct StreamState;
 
 struct HandleRef {
     Session *session = nullptr;
@@ -195,9 +196,21 @@ struct EndpointShared {
         spareHandle.insert(handles, h, HandleRef {s, wireId});
         return h;
     }
+    // Endpoint::Private::resolve's last two handles (most recent first; handle 0 = empty). An entry
+    // is valid while its handle is: a StreamState is only freed or recycled after dropHandle().
+    struct ResolvedHandle {
+        StreamHandle handle = 0;
+        Session *session = nullptr;
+        StreamState *stream = nullptr;
+    };
+    ResolvedHandle resolved[2];
+
     // Forgets a handle, keeping one freed map node for the next stream (one stream per request).
     void dropHandle(StreamHandle h)
     {
+        for (ResolvedHandle &r : resolved)
+            if (r.handle == h)
+                r = {};
         if (auto it = handles.find(h); it != handles.end())
             spareHandle.erase(handles, it);
     }
