@@ -190,10 +190,16 @@ struct EndpointShared {
         return v;
     }
 
-    StreamHandle newHandle(Session *s, quint64 wireId)
+    // A new stream's handle. One the application opened goes into resolve()'s cache: its next
+    // call is likely a write to it.
+    StreamHandle newHandle(Session *s, quint64 wireId, StreamState *st, bool local)
     {
         const StreamHandle h = nextHandle++;
         spareHandle.insert(handles, h, HandleRef {s, wireId});
+        if (local) {
+            resolved[1] = resolved[0];
+            resolved[0] = {h, s, st};
+        }
         return h;
     }
     // Endpoint::Private::resolve's last two handles (most recent first; handle 0 = empty). An entry
