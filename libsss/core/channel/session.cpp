@@ -950,10 +950,12 @@ void Session::discardInput(StreamState &s, quint64 upTo)
 
 void Session::afterRead(Instant now, StreamState &s)
 {
-    const Duration srtt = channel_ ? channel_->smoothedRtt() : 100ms;
-    s.window.onConsumed(s.recv.readOffset(), now, srtt);
-    if (auto upd = s.window.pollUpdate(now, srtt); upd && !s.recv.finReceived()) {
-        if (!s.maxStreamDataQueued) {
+    // Once the FIN is in, nothing more comes: there is no window to extend (a request or an
+    // answer arrives whole with its FIN, and is read once).
+    if (!s.recv.finReceived()) {
+        const Duration srtt = channel_ ? channel_->smoothedRtt() : 100ms;
+        s.window.onConsumed(s.recv.readOffset(), now, srtt);
+        if (s.window.pollUpdate(now, srtt) && !s.maxStreamDataQueued) {
             s.maxStreamDataQueued = true;
             queueControl(SentFrame::MaxStreamData, s.wireId);
         }
