@@ -871,20 +871,28 @@ void takeEvent(Event &out, Event &in)
 
 bool Endpoint::pollEvent(Event &out)
 {
-    if (d->shared.events.empty())
-        return false;
-    takeEvent(out, d->shared.events.front());
-    d->shared.events.pop_front();
-    // Per-stream coalescing flags: the next change after the app saw this event emits again.
-    if (out.type == Event::Type::Readable || out.type == Event::Type::DatagramReadable) {
-        if (StreamState *s = d->resolve(out.stream)) {
-            if (out.type == Event::Type::Readable)
-                s->readableEventQueued = false;
-            else
-                s->datagramEventQueued = false;
+    EventQueue &events = d->shared.events;
+    for (; !events.empty(); events.pop_front()) {
+        Event &e = events.front();
+        if (e.type == Event::Type::Readable || e.type == Event::Type::DatagramReadable) {
+            if (StreamState *s = d->resolve(e.stream)) {
+                // Per-stream coalescing flags: the next change after the app saw this event emits again.
+                if (e.type == Event::Type::Readable)
+                    s->readableEventQueued = false;
+                else if (e.type == Event::Type::DatagramReadable)
+                    s->datagramEventQueued = false;
+                // Released since it was queued (a request answered in the NewSubstream handler):
+                // the application dropped the handle, news of its data has no reader (as
+                // noteReadable() sends none for a released stream).
+                if (s->released && e.type == Event::Type::Readable)
+                    continue;
+            }
         }
+        takeEvent(out, e);
+        events.pop_front();
+        return true;
     }
-    return true;
+    return false;
 }
 
 bool Endpoint::listen(const QString &service, const QString &protocol)
