@@ -592,16 +592,19 @@ StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenIn
         }
     }
     // Children that arrived before this stream can now be attached to it.
-    auto range = orphans_.equal_range(id);
-    std::vector<quint64> kids;
-    for (auto it = range.first; it != range.second; ++it)
-        kids.push_back(it->second);
-    orphans_.erase(id);
-    for (quint64 k : kids)
-        if (StreamState *c = stream(k))
-            adoptChild(s, *c);
+    if (!orphans_.empty()) {
+        auto range = orphans_.equal_range(id);
+        std::vector<quint64> kids;
+        for (auto it = range.first; it != range.second; ++it)
+            kids.push_back(it->second);
+        orphans_.erase(id);
+        for (quint64 k : kids)
+            if (StreamState *c = stream(k))
+                adoptChild(s, *c);
+    }
     Q_UNUSED(now);
-    return stream(id);
+    // A refused stream may have been reclaimed already (a full reclaim queue is swept at once).
+    return s.reclaimQueued ? stream(id) : &s;
 }
 
 void Session::adoptChild(StreamState &parent, StreamState &s)
