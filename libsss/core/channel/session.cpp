@@ -549,15 +549,14 @@ StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenIn
     if (isLocalId(id))
         return nullptr; // one of ours that is already closed: late frames are ignored
     const quint64 seq = id >> 1;
-    if (peerSeqsSeen_.contains(seq))
-        return nullptr; // closed and reclaimed
-    if (seq >= localMaxStreams_) {
+    if (seq >= localMaxStreams_) { // (never true of one seen before: the limit only grows)
         violation = true;
         return nullptr;
     }
     if (!open)
-        return nullptr; // unreachable for a correct peer: frames carry open info until acknowledged
-    peerSeqsSeen_.insert(seq);
+        return nullptr; // seen and reclaimed, or (a peer's bug) data before the open info
+    if (peerSeqsSeen_.insert(seq) == 0)
+        return nullptr; // closed and reclaimed
     ++liveIncoming_;
     StreamState &s = createStream(id, false);
     s.kind = open->kind;

@@ -67,11 +67,6 @@ bool operator==(const AckRanges &a, const RangeSet &b)
     });
 }
 
-bool isAckEliciting(FrameType t)
-{
-    return t != FrameType::Ack && t != FrameType::Padding && t != FrameType::Close;
-}
-
 void writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges)
 {
     Q_ASSERT(!ranges.isEmpty());

@@ -162,6 +162,9 @@ template<class Fn> bool forEachFrame(const char *payload, qsizetype size, Fn &&f
     return true;
 }
 
-bool isAckEliciting(FrameType t);
+inline bool isAckEliciting(FrameType t) // (inline: asked for every frame received)
+{
+    return t != FrameType::Ack && t != FrameType::Padding && t != FrameType::Close;
+}
 
 } // namespace sss::core::wire
