@@ -834,41 +834,6 @@ std::optional<Event> Endpoint::pollEvent()
     return e;
 }
 
-namespace {
-// Event's move assignment, minus the strings nobody set: most events carry none of service,
-// protocol and message, and moving a null string still costs a swap and a destructor call.
-void takeEvent(Event &out, Event &in)
-{
-    struct Members { // Event's, in order: a new member changes the size (most likely)
-        Event::Type type;
-        StreamHandle stream, parent;
-        QByteArray peerId;
-        QString service, protocol;
-        StreamError error;
-        QString message;
-        qint64 count;
-        int value;
-        LinkStatus status;
-    };
-    static_assert(sizeof(Event) == sizeof(Members), "a new Event member must be moved here");
-    auto take = [](auto &to, auto &from) {
-        if (!from.isNull() || !to.isNull())
-            to = std::move(from);
-    };
-    out.type = in.type;
-    out.stream = in.stream;
-    out.parent = in.parent;
-    take(out.peerId, in.peerId);
-    take(out.service, in.service);
-    take(out.protocol, in.protocol);
-    out.error = in.error;
-    take(out.message, in.message);
-    out.count = in.count;
-    out.value = in.value;
-    out.status = in.status;
-}
-} // namespace
-
 bool Endpoint::pollEvent(Event &out)
 {
     EventQueue &events = d->shared.events;
@@ -888,8 +853,7 @@ bool Endpoint::pollEvent(Event &out)
                     continue;
             }
         }
-        takeEvent(out, e);
-        events.pop_front();
+        events.takeFront(out);
         return true;
     }
     return false;

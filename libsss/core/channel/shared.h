@@ -26,38 +26,100 @@ struct HandleRef {
 };
 
 // FIFO of events that keeps its storage: a std::deque allocates a block every few events (an
-// Event is ~150 bytes), and request/response traffic produces three or four per request.
+// Event is ~150 bytes), and request/response traffic produces three or four per request. Slots
+// are reused, not destroyed and rebuilt: an event is written into a slot a delivered one left,
+// and handed out (takeFront) by moving only the strings it carries, which are rarely any.
 class EventQueue
 {
 public:
-    bool empty() const { return head_ == items_.size(); }
-    size_t size() const { return items_.size() - head_; }
+    bool empty() const { return head_ == end_; }
+    size_t size() const { return end_ - head_; }
     size_t capacity() const { return items_.capacity(); }
-    void push_back(Event e) { items_.push_back(std::move(e)); }
-    // Constructed in place: an Event is moved member by member (four implicitly shared strings),
-    // and the stream events of every request are queued through here.
-    Event &emplace(Event::Type t) { return items_.emplace_back(t); }
+    void push_back(Event e) { emplace(e.type) = std::move(e); }
+    Event &emplace(Event::Type t)
+    {
+        if (end_ == items_.size()) {
+            ++end_;
+            return items_.emplace_back(t);
+        }
+        Event &e = items_[end_++];
+        reset(e, t);
+        return e;
+    }
     Event &front() { return items_[head_]; }
     void pop_front()
     {
-        if (++head_ == items_.size()) {
+        if (++head_ == end_) {
             // Keep a small array for the next turn; give back what a burst grew.
             if (items_.capacity() > kKeep)
                 items_ = std::vector<Event>();
-            else
-                items_.clear();
-            head_ = 0;
-        } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
+            head_ = end_ = 0;
+        } else if (head_ >= 1024 && head_ * 2 >= end_) {
             // A consumer that never empties the queue: drop the consumed prefix now and then.
             items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
+            end_ -= head_;
             head_ = 0;
         }
     }
+    // Moves the front event into `out` and pops it.
+    void takeFront(Event &out)
+    {
+        Event &in = items_[head_];
+        out.type = in.type;
+        out.stream = in.stream;
+        out.parent = in.parent;
+        take(out.peerId, in.peerId);
+        take(out.service, in.service);
+        take(out.protocol, in.protocol);
+        out.error = in.error;
+        take(out.message, in.message);
+        out.count = in.count;
+        out.value = in.value;
+        out.status = in.status;
+        pop_front();
+    }
 
 private:
+    struct Members { // Event's, in order: a new member changes the size (most likely)
+        Event::Type type;
+        StreamHandle stream, parent;
+        QByteArray peerId;
+        QString service, protocol;
+        StreamError error;
+        QString message;
+        qint64 count;
+        int value;
+        LinkStatus status;
+    };
+    static_assert(sizeof(Event) == sizeof(Members),
+                  "a new Event member must be handled by takeFront and reset");
+    // Moving a null string still costs a swap and a destructor call: most events carry none.
+    template<typename S> static void take(S &to, S &from)
+    {
+        if (!from.isNull() || !to.isNull())
+            to = std::move(from);
+    }
+    static void reset(Event &e, Event::Type t)
+    {
+        e.type = t;
+        e.stream = e.parent = 0;
+        if (!e.peerId.isNull()) // (what takeFront moved out is null already)
+            e.peerId = QByteArray();
+        if (!e.service.isNull())
+            e.service = QString();
+        if (!e.protocol.isNull())
+            e.protocol = QString();
+        e.error = StreamError::NoError;
+        if (!e.message.isNull())
+            e.message = QString();
+        e.count = 0;
+        e.value = 0;
+        e.status = LinkStatus::Down;
+    }
+
     static constexpr size_t kKeep = 64;
-    std::vector<Event> items_;
-    size_t head_ = 0;
+    std::vector<Event> items_; // [head_, end_) queued; slots past end_ are spare
+    size_t head_ = 0, end_ = 0;
 };
 
 struct EndpointShared {
