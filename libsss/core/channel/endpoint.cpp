@@ -844,7 +844,7 @@ bool Endpoint::pollEvent(Event &out)
                 // Per-stream coalescing flags: the next change after the app saw this event emits again.
                 if (e.type == Event::Type::Readable)
                     s->readableEventQueued = false;
-                else if (e.type == Event::Type::DatagramReadable)
+                else
                     s->datagramEventQueued = false;
                 // Released since it was queued (a request answered in the NewSubstream handler):
                 // the application dropped the handle, news of its data has no reader (as

@@ -154,16 +154,13 @@ struct EndpointShared {
     wire::Frame rxFrame; // further frames (validated only; applied from a second parse)
     std::vector<Session *> reclaimPending; // sessions with queued reclaims (Session::maybeReclaim)
     // ACK frames held back until the turn's packets are sent (Channel::deferAck), oldest first; at
-    // most one per channel. The ranges are moved out of the parse target, not copied.
+    // most one per channel. The frame is moved out of the parse target (its few ranges are flat).
     struct DeferredAck {
         Channel *channel = nullptr;
         Instant at;
         wire::AckFrame ack;
     };
     std::vector<DeferredAck> deferredAcks;
-    // The ranges of the last ACK applied from deferredAcks: deferAck hands them to the parse target
-    // whose ranges it moved out, so parsing the next ACK reuses their tree node.
-    RangeSet spareAckRanges;
 
     // Room for `n` bytes at rxSlab.constData() + rxSlabUsed. Nobody else referencing a slab means
     // every slice of it is gone: only then is it rewound and written again.
