@@ -267,27 +267,32 @@ struct Endpoint::Private {
     // With `session` (the commands): the session is touched, its channel may have something to send.
     StreamState *resolve(StreamHandle h, Session **session = nullptr)
     {
-        // The application's calls alternate between a few handles (a request's substream and its
-        // parent): the last two resolved skip the handle table and the session's stream table.
+        // The application's calls go to a few handles in turn (a request's substream and its
+        // parent): the last few resolved skip the handle table and the session's stream table.
+        if (h == 0)
+            return nullptr;
         auto &cache = shared.resolved;
-        if (h == 0 || cache[0].handle != h) {
-            if (h != 0 && cache[1].handle == h) {
-                std::swap(cache[0], cache[1]);
-            } else {
-                auto it = shared.handles.find(h);
-                if (it == shared.handles.end())
-                    return nullptr;
-                StreamState *st = it->second.session->stream(it->second.wireId);
-                if (!st) { // (not expected: a stream's handle goes with it)
-                    if (session) {
-                        *session = it->second.session;
-                        touch(*session);
-                    }
-                    return nullptr;
+        int i = 0;
+        while (i < EndpointShared::kResolved && cache[i].handle != h)
+            ++i;
+        if (i == EndpointShared::kResolved) {
+            auto it = shared.handles.find(h);
+            if (it == shared.handles.end())
+                return nullptr;
+            StreamState *st = it->second.session->stream(it->second.wireId);
+            if (!st) { // (not expected: a stream's handle goes with it)
+                if (session) {
+                    *session = it->second.session;
+                    touch(*session);
                 }
-                cache[1] = cache[0];
-                cache[0] = {h, it->second.session, st};
+                return nullptr;
             }
+            shared.remember({h, it->second.session, st});
+        } else if (i > 0) {
+            const EndpointShared::ResolvedHandle hit = cache[i];
+            for (; i > 0; --i)
+                cache[i] = cache[i - 1];
+            cache[0] = hit;
         }
         if (session) {
             *session = cache[0].session;

@@ -198,7 +198,7 @@ void Session::initStream(StreamState &s, quint64 wireId, bool local)
 {
     s.wireId = wireId;
     s.local = local;
-    s.handle = ep_.newHandle(this, wireId, &s, local);
+    s.handle = ep_.newHandle(this, wireId, &s);
     s.credit = SendCredit(peer_.initialMaxStreamData);
     s.window = ReceiveWindow(ep_.config.initialStreamWindow, ep_.config.maxStreamWindow);
 }

@@ -249,33 +249,44 @@ struct EndpointShared {
         return v;
     }
 
-    // A new stream's handle. One the application opened goes into resolve()'s cache: its next
-    // call is likely a write to it.
-    StreamHandle newHandle(Session *s, quint64 wireId, StreamState *st, bool local)
+    // A new stream's handle. It goes into resolve()'s cache: the application's next call is likely
+    // about it (a write to what it opened, a read of what arrived).
+    StreamHandle newHandle(Session *s, quint64 wireId, StreamState *st)
     {
         const StreamHandle h = nextHandle++;
         spareHandle.insert(handles, h, HandleRef {s, wireId});
-        if (local) {
-            resolved[1] = resolved[0];
-            resolved[0] = {h, s, st};
-        }
+        remember({h, s, st});
         return h;
     }
-    // Endpoint::Private::resolve's last two handles (most recent first; handle 0 = empty). An entry
-    // is valid while its handle is: a StreamState is only freed or recycled after dropHandle().
+    // Endpoint::Private::resolve's last few handles, most recent first (a request's substream, its
+    // parent, the previous request's substream until it is reclaimed); handle 0 = empty, and
+    // empty entries are last. An entry is valid while its handle is: a StreamState is only freed or
+    // recycled after dropHandle().
     struct ResolvedHandle {
         StreamHandle handle = 0;
         Session *session = nullptr;
         StreamState *stream = nullptr;
     };
-    ResolvedHandle resolved[2];
+    static constexpr int kResolved = 3;
+    ResolvedHandle resolved[kResolved];
+    void remember(const ResolvedHandle &r)
+    {
+        for (int i = kResolved - 1; i > 0; --i)
+            resolved[i] = resolved[i - 1];
+        resolved[0] = r;
+    }
 
     // Forgets a handle, keeping one freed map node for the next stream (one stream per request).
     void dropHandle(StreamHandle h)
     {
-        for (ResolvedHandle &r : resolved)
-            if (r.handle == h)
-                r = {};
+        for (int i = 0; i < kResolved; ++i) {
+            if (resolved[i].handle == h) {
+                for (; i + 1 < kResolved; ++i)
+                    resolved[i] = resolved[i + 1];
+                resolved[kResolved - 1] = {};
+                break;
+            }
+        }
         if (auto it = handles.find(h); it != handles.end())
             spareHandle.erase(handles, it);
     }
