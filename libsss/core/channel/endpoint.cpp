@@ -267,16 +267,38 @@ struct Endpoint::Private {
     // With `session` (the commands): the session is touched, its channel may have something to send.
     StreamState *resolve(StreamHandle h, Session **session = nullptr)
     {
-        EndpointShared::CachedHandle *c = shared.findHandle(h);
-        if (!c)
+        // The application's calls go to a few handles in turn (a request's substream and its
+        // parent): the last few resolved skip the handle table and the session's stream table.
+        if (h == 0)
             return nullptr;
+        auto &cache = shared.resolved;
+        int i = 0;
+        while (i < EndpointShared::kResolved && cache[i].handle != h)
+            ++i;
+        if (i == EndpointShared::kResolved) {
+            auto it = shared.handles.find(h);
+            if (it == shared.handles.end())
+                return nullptr;
+            StreamState *st = it->second.session->stream(it->second.wireId);
+            if (!st) { // (not expected: a stream's handle goes with it)
+                if (session) {
+                    *session = it->second.session;
+                    touch(*session);
+                }
+                return nullptr;
+            }
+            shared.remember({h, it->second.session, st});
+        } else if (i > 0) {
+            const EndpointShared::ResolvedHandle hit = cache[i];
+            for (; i > 0; --i)
+                cache[i] = cache[i - 1];
+            cache[0] = hit;
+        }
         if (session) {
-            *session = c->ref.session;
+            *session = cache[0].session;
             touch(*session);
         }
-        if (!c->stream)
-            c->stream = c->ref.session->stream(c->ref.wireId);
-        return c->stream;
+        return cache[0].stream;
     }
 
     // A write through `fn(session, stream)`; -1 (with the error recorded) if the direction is closed.
@@ -824,20 +846,27 @@ std::optional<Event> Endpoint::pollEvent()
 
 bool Endpoint::pollEvent(Event &out)
 {
-    if (d->shared.events.empty())
-        return false;
-    out = std::move(d->shared.events.front());
-    d->shared.events.pop_front();
-    // Per-stream coalescing flags: the next change after the app saw this event emits again.
-    if (out.type == Event::Type::Readable || out.type == Event::Type::DatagramReadable) {
-        if (StreamState *s = d->resolve(out.stream)) {
-            if (out.type == Event::Type::Readable)
-                s->readableEventQueued = false;
-            else
-                s->datagramEventQueued = false;
+    EventQueue &events = d->shared.events;
+    for (; !events.empty(); events.pop_front()) {
+        Event &e = events.front();
+        if (e.type == Event::Type::Readable || e.type == Event::Type::DatagramReadable) {
+            if (StreamState *s = d->resolve(e.stream)) {
+                // Per-stream coalescing flags: the next change after the app saw this event emits again.
+                if (e.type == Event::Type::Readable)
+                    s->readableEventQueued = false;
+                else
+                    s->datagramEventQueued = false;
+                // Released since it was queued (a request answered in the NewSubstream handler):
+                // the application dropped the handle, news of its data has no reader (as
+                // noteReadable() sends none for a released stream).
+                if (s->released && e.type == Event::Type::Readable)
+                    continue;
+            }
         }
+        events.takeFront(out);
+        return true;
     }
-    return true;
+    return false;
 }
 
 bool Endpoint::listen(const QString &service, const QString &protocol)

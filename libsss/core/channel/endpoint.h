@@ -193,6 +193,7 @@ public:
     Instant nextTimeout() const; // kNever if nothing is scheduled
     std::optional<Event> pollEvent();
     bool pollEvent(Event &out); // same, into a reused Event; false if none
+    // (A Readable queued before the application released its stream is not delivered.)
     bool hasPendingEvents() const;
 
     // ---- services

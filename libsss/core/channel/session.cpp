@@ -198,7 +198,7 @@ void Session::initStream(StreamState &s, quint64 wireId, bool local)
 {
     s.wireId = wireId;
     s.local = local;
-    s.handle = ep_.newHandle(this, wireId);
+    s.handle = ep_.newHandle(this, wireId, &s);
     s.credit = SendCredit(peer_.initialMaxStreamData);
     s.window = ReceiveWindow(ep_.config.initialStreamWindow, ep_.config.maxStreamWindow);
 }
@@ -546,15 +546,14 @@ StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenIn
     if (isLocalId(id))
         return nullptr; // one of ours that is already closed: late frames are ignored
     const quint64 seq = id >> 1;
-    if (peerSeqsSeen_.contains(seq))
-        return nullptr; // closed and reclaimed
-    if (seq >= localMaxStreams_) {
+    if (seq >= localMaxStreams_) { // (never true of one seen before: the limit only grows)
         violation = true;
         return nullptr;
     }
     if (!open)
-        return nullptr; // unreachable for a correct peer: frames carry open info until acknowledged
-    peerSeqsSeen_.insert(seq);
+        return nullptr; // seen and reclaimed, or (a peer's bug) data before the open info
+    if (peerSeqsSeen_.insert(seq) == 0)
+        return nullptr; // closed and reclaimed
     ++liveIncoming_;
     StreamState &s = createStream(id, false);
     s.kind = open->kind;
@@ -589,16 +588,19 @@ StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenIn
         }
     }
     // Children that arrived before this stream can now be attached to it.
-    auto range = orphans_.equal_range(id);
-    std::vector<quint64> kids;
-    for (auto it = range.first; it != range.second; ++it)
-        kids.push_back(it->second);
-    orphans_.erase(id);
-    for (quint64 k : kids)
-        if (StreamState *c = stream(k))
-            adoptChild(s, *c);
+    if (!orphans_.empty()) {
+        auto range = orphans_.equal_range(id);
+        std::vector<quint64> kids;
+        for (auto it = range.first; it != range.second; ++it)
+            kids.push_back(it->second);
+        orphans_.erase(id);
+        for (quint64 k : kids)
+            if (StreamState *c = stream(k))
+                adoptChild(s, *c);
+    }
     Q_UNUSED(now);
-    return stream(id);
+    // A refused stream may have been reclaimed already (a full reclaim queue is swept at once).
+    return s.reclaimQueued ? stream(id) : &s;
 }
 
 void Session::adoptChild(StreamState &parent, StreamState &s)
@@ -614,11 +616,10 @@ void Session::adoptChild(StreamState &parent, StreamState &s)
                              ep_.config.maxStreamWindow);
     if (s.kind == StreamKind::Stream) {
         parent.pendingChildren.append(s.handle);
-        Event e {Event::Type::NewSubstream};
+        Event &e = ep_.events.emplace(Event::Type::NewSubstream);
         e.stream = s.handle;
         e.parent = parent.handle;
         e.peerId = peerId_;
-        ep_.events.push_back(std::move(e));
         if (s.recv.bytesAvailable() > 0 || s.recv.finReceived()) {
             s.readableEventQueued = false;
             noteReadable(s);
@@ -648,11 +649,17 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
     const quint64 end = f.offset + quint64(f.length);
     // Large segments stay slices of the decrypted packet (no copy). Small ones are copied: a slice
     // pins the whole receive slab, and an idle stream holding a few bytes must not keep 64 KiB.
+    // The smallest (a request, an answer) go to the small-write slab, which pins at most 2 KiB,
+    // instead of an allocation each.
     const char *base = currentPacket_ ? currentPacket_->constData() : nullptr;
-    const QByteArray data = f.length >= kMinSharedSegment && base && f.data >= base
-            && f.data + f.length <= base + currentPacket_->size()
-        ? sharedSlice(*currentPacket_, f.data - base, f.length)
-        : QByteArray(f.data, f.length);
+    QByteArray data;
+    if (f.length >= kMinSharedSegment && base && f.data >= base
+        && f.data + f.length <= base + currentPacket_->size())
+        data = sharedSlice(*currentPacket_, f.data - base, f.length);
+    else if (f.length > 0 && f.length <= EndpointShared::kSmallWrite)
+        data = ep_.copySmallWrite(f.data, f.length);
+    else if (f.length > 0)
+        data = QByteArray(f.data, f.length);
     const RecvBuffer::Result r = s->recv.insert(f.offset, data, f.messageEnd, f.fin, s->window.limit());
     if (r == RecvBuffer::Result::FlowControlViolation || r == RecvBuffer::Result::FinalSizeViolation)
         return false;
@@ -942,10 +949,12 @@ void Session::discardInput(StreamState &s, quint64 upTo)
 
 void Session::afterRead(Instant now, StreamState &s)
 {
-    const Duration srtt = channel_ ? channel_->smoothedRtt() : 100ms;
-    s.window.onConsumed(s.recv.readOffset(), now, srtt);
-    if (auto upd = s.window.pollUpdate(now, srtt); upd && !s.recv.finReceived()) {
-        if (!s.maxStreamDataQueued) {
+    // Once the FIN is in, nothing more comes: there is no window to extend (a request or an
+    // answer arrives whole with its FIN, and is read once).
+    if (!s.recv.finReceived()) {
+        const Duration srtt = channel_ ? channel_->smoothedRtt() : 100ms;
+        s.window.onConsumed(s.recv.readOffset(), now, srtt);
+        if (s.window.pollUpdate(now, srtt) && !s.maxStreamDataQueued) {
             s.maxStreamDataQueued = true;
             queueControl(SentFrame::MaxStreamData, s.wireId);
         }
@@ -1235,13 +1244,13 @@ void Session::noteBytesAcked(StreamState &s)
 
 void Session::emitStreamEvent(Event::Type t, StreamState &s, StreamError err, const QString &msg)
 {
-    Event e {t};
+    Event &e = ep_.events.emplace(t);
     e.stream = s.handle;
     e.parent = s.parent;
     e.peerId = peerId_;
     e.error = err;
-    e.message = msg;
-    ep_.events.push_back(std::move(e));
+    if (!msg.isNull())
+        e.message = msg;
 }
 
 void Session::maybeReclaim(StreamState &s)

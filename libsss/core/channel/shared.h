@@ -26,35 +26,100 @@ struct HandleRef {
 };
 
 // FIFO of events that keeps its storage: a std::deque allocates a block every few events (an
-// Event is ~150 bytes), and request/response traffic produces three or four per request.
+// Event is ~150 bytes), and request/response traffic produces three or four per request. Slots
+// are reused, not destroyed and rebuilt: an event is written into a slot a delivered one left,
+// and handed out (takeFront) by moving only the strings it carries, which are rarely any.
 class EventQueue
 {
 public:
-    bool empty() const { return head_ == items_.size(); }
-    size_t size() const { return items_.size() - head_; }
+    bool empty() const { return head_ == end_; }
+    size_t size() const { return end_ - head_; }
     size_t capacity() const { return items_.capacity(); }
-    void push_back(Event e) { items_.push_back(std::move(e)); }
+    void push_back(Event e) { emplace(e.type) = std::move(e); }
+    Event &emplace(Event::Type t)
+    {
+        if (end_ == items_.size()) {
+            ++end_;
+            return items_.emplace_back(t);
+        }
+        Event &e = items_[end_++];
+        reset(e, t);
+        return e;
+    }
     Event &front() { return items_[head_]; }
     void pop_front()
     {
-        if (++head_ == items_.size()) {
+        if (++head_ == end_) {
             // Keep a small array for the next turn; give back what a burst grew.
             if (items_.capacity() > kKeep)
                 items_ = std::vector<Event>();
-            else
-                items_.clear();
-            head_ = 0;
-        } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
+            head_ = end_ = 0;
+        } else if (head_ >= 1024 && head_ * 2 >= end_) {
             // A consumer that never empties the queue: drop the consumed prefix now and then.
             items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
+            end_ -= head_;
             head_ = 0;
         }
     }
+    // Moves the front event into `out` and pops it.
+    void takeFront(Event &out)
+    {
+        Event &in = items_[head_];
+        out.type = in.type;
+        out.stream = in.stream;
+        out.parent = in.parent;
+        take(out.peerId, in.peerId);
+        take(out.service, in.service);
+        take(out.protocol, in.protocol);
+        out.error = in.error;
+        take(out.message, in.message);
+        out.count = in.count;
+        out.value = in.value;
+        out.status = in.status;
+        pop_front();
+    }
 
 private:
+    struct Members { // Event's, in order: a new member changes the size (most likely)
+        Event::Type type;
+        StreamHandle stream, parent;
+        QByteArray peerId;
+        QString service, protocol;
+        StreamError error;
+        QString message;
+        qint64 count;
+        int value;
+        LinkStatus status;
+    };
+    static_assert(sizeof(Event) == sizeof(Members),
+                  "a new Event member must be handled by takeFront and reset");
+    // Moving a null string still costs a swap and a destructor call: most events carry none.
+    template<typename S> static void take(S &to, S &from)
+    {
+        if (!from.isNull() || !to.isNull())
+            to = std::move(from);
+    }
+    static void reset(Event &e, Event::Type t)
+    {
+        e.type = t;
+        e.stream = e.parent = 0;
+        if (!e.peerId.isNull()) // (what takeFront moved out is null already)
+            e.peerId = QByteArray();
+        if (!e.service.isNull())
+            e.service = QString();
+        if (!e.protocol.isNull())
+            e.protocol = QString();
+        e.error = StreamError::NoError;
+        if (!e.message.isNull())
+            e.message = QString();
+        e.count = 0;
+        e.value = 0;
+        e.status = LinkStatus::Down;
+    }
+
     static constexpr size_t kKeep = 64;
-    std::vector<Event> items_;
-    size_t head_ = 0;
+    std::vector<Event> items_; // [head_, end_) queued; slots past end_ are spare
+    size_t head_ = 0, end_ = 0;
 };
 
 struct EndpointShared {
@@ -89,7 +154,7 @@ struct EndpointShared {
     wire::Frame rxFrame; // further frames (validated only; applied from a second parse)
     std::vector<Session *> reclaimPending; // sessions with queued reclaims (Session::maybeReclaim)
     // ACK frames held back until the turn's packets are sent (Channel::deferAck), oldest first; at
-    // most one per channel. The ranges are moved out of the parse target, not copied.
+    // most one per channel. The frame is moved out of the parse target (its few ranges are flat).
     struct DeferredAck {
         Channel *channel = nullptr;
         Instant at;
@@ -184,51 +249,49 @@ struct EndpointShared {
         return v;
     }
 
-    StreamHandle newHandle(Session *s, quint64 wireId)
+    // A new stream's handle. It goes into resolve()'s cache: the application's next call is likely
+    // about it (a write to what it opened, a read of what arrived).
+    StreamHandle newHandle(Session *s, quint64 wireId, StreamState *st)
     {
         const StreamHandle h = nextHandle++;
         spareHandle.insert(handles, h, HandleRef {s, wireId});
-        cacheHandle(h, HandleRef {s, wireId}); // what the application names next (a write to it)
+        remember({h, s, st});
         return h;
     }
+    // Endpoint::Private::resolve's last few handles, most recent first (a request's substream, its
+    // parent, the previous request's substream until it is reclaimed); handle 0 = empty, and
+    // empty entries are last. An entry is valid while its handle is: a StreamState is only freed or
+    // recycled after dropHandle().
+    struct ResolvedHandle {
+        StreamHandle handle = 0;
+        Session *session = nullptr;
+        StreamState *stream = nullptr;
+    };
+    static constexpr int kResolved = 3;
+    ResolvedHandle resolved[kResolved];
+    void remember(const ResolvedHandle &r)
+    {
+        for (int i = kResolved - 1; i > 0; --i)
+            resolved[i] = resolved[i - 1];
+        resolved[0] = r;
+    }
+
     // Forgets a handle, keeping one freed map node for the next stream (one stream per request).
     // Every stream leaves its session's table only after this (reclaim, failAll, ~Session): the
-    // cache below never holds a stream that is gone.
+    // cache above never holds a stream that is gone.
     void dropHandle(StreamHandle h)
     {
-        for (CachedHandle &c : handleCache)
-            if (c.handle == h)
-                c = CachedHandle();
+        for (int i = 0; i < kResolved; ++i) {
+            if (resolved[i].handle == h) {
+                for (; i + 1 < kResolved; ++i)
+                    resolved[i] = resolved[i + 1];
+                resolved[kResolved - 1] = {};
+                break;
+            }
+        }
         if (auto it = handles.find(h); it != handles.end())
             spareHandle.erase(handles, it);
     }
-    // handles.find() with a two-entry cache (round robin), which also keeps the stream once
-    // resolved: the application's calls come in runs on a stream and its parent (accept from the
-    // parent; bytesAvailable, read, atEnd, write, release on the substream), each resolving its handle.
-    struct CachedHandle {
-        StreamHandle handle = 0; // 0: empty
-        HandleRef ref;
-        StreamState *stream = nullptr; // filled by Endpoint's resolve(), null until then
-    };
-    CachedHandle *findHandle(StreamHandle h)
-    {
-        for (CachedHandle &c : handleCache)
-            if (c.handle == h && h != 0)
-                return &c;
-        auto it = handles.find(h);
-        if (it == handles.end())
-            return nullptr;
-        return cacheHandle(h, it->second);
-    }
-    CachedHandle *cacheHandle(StreamHandle h, const HandleRef &ref)
-    {
-        CachedHandle &c = handleCache[nextCachedHandle];
-        nextCachedHandle ^= 1;
-        c = CachedHandle {h, ref, nullptr};
-        return &c;
-    }
-    CachedHandle handleCache[2];
-    int nextCachedHandle = 0;
     SpareNode<std::unordered_map<StreamHandle, HandleRef>> spareHandle;
     void trace(Instant t, const char *name, QString detail)
     {

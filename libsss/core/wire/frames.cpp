@@ -43,9 +43,28 @@ qint64 unzigzag(quint64 v)
     return qint64(v >> 1) ^ -qint64(v & 1);
 }
 
-bool isAckEliciting(FrameType t)
+bool AckRanges::contains(quint64 v) const
 {
-    return t != FrameType::Ack && t != FrameType::Padding && t != FrameType::Close;
+    // Highest first: the first range starting at or below v is the only one that can hold it.
+    const auto it = std::partition_point(r_.cbegin(), r_.cend(), [v](const Range &r) { return r.first > v; });
+    return it != r_.cend() && v < it->second;
+}
+
+RangeSet AckRanges::toRangeSet() const
+{
+    RangeSet s;
+    for (const auto &[first, end] : *this)
+        s.insert(first, end);
+    return s;
+}
+
+bool operator==(const AckRanges &a, const RangeSet &b)
+{
+    if (a.rangeCount() != b.rangeCount())
+        return false;
+    return std::equal(a.begin(), a.end(), b.begin(), [](const AckRanges::Range &x, const auto &y) {
+        return x.first == y.first && x.second == y.second;
+    });
 }
 
 quint64 writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges)
@@ -247,18 +266,24 @@ bool parseFrame(Reader &r, Frame &f)
         s.id = r.varint();
         s.offset = r.varint();
         const quint64 len = r.varint();
-        s.open.reset();
         if (type & kStreamOpen) {
-            OpenInfo o;
+            // Filled in place: every request opens a substream, and `f` is reused between packets.
+            OpenInfo &o = s.open ? *s.open : s.open.emplace();
             o.parent = r.varint();
             o.priority = unzigzag(r.varint());
             const quint8 kind = r.u8();
             if (!r.ok() || kind > quint8(StreamKind::Datagram))
                 return false;
             o.kind = StreamKind(kind);
-            if (o.parent == 0 && (!readString(r, o.service) || !readString(r, o.protocol)))
-                return false;
-            s.open = std::move(o);
+            if (o.parent == 0) {
+                if (!readString(r, o.service) || !readString(r, o.protocol))
+                    return false;
+            } else if (!o.service.isNull() || !o.protocol.isNull()) {
+                o.service = QString();
+                o.protocol = QString();
+            }
+        } else {
+            s.open.reset();
         }
         if (!r.ok() || s.id == 0 || len > quint64(r.remaining()) || s.offset + len > kVarintMax)
             return false;
@@ -283,7 +308,7 @@ bool parseFrame(Reader &r, Frame &f)
         f.ack.ranges.clear();
         quint64 hi = largest; // inclusive
         quint64 lo = largest - first;
-        f.ack.ranges.insert(lo, hi + 1);
+        f.ack.ranges.appendLower(lo, hi + 1);
         for (quint64 i = 1; i < count; ++i) {
             const quint64 gap = r.varint();
             const quint64 len = r.varint();
@@ -293,7 +318,7 @@ bool parseFrame(Reader &r, Frame &f)
             if (len > hi)
                 return false;
             lo = hi - len;
-            f.ack.ranges.insert(lo, hi + 1);
+            f.ack.ranges.appendLower(lo, hi + 1); // gap >= 0 keeps ranges apart: none touch
         }
         return r.ok();
     }

@@ -7,7 +7,9 @@
 #include "common/types.h"
 
 #include <QString>
+#include <QVarLengthArray>
 #include <optional>
+#include <utility>
 
 namespace sss::core::wire {
 
@@ -53,9 +55,44 @@ struct StreamFrame {
     qsizetype length = 0;
 };
 
+// The ranges of one ACK frame: disjoint [first, end) intervals, stored highest first as encoded
+// (parseFrame checks that they descend and do not touch) and iterated in ascending order. Flat
+// rather than a RangeSet: every packet of a request/response exchange carries an ACK, and a tree
+// node per frame cost an allocation or a relink and a rebalance on the receive path.
+class AckRanges
+{
+public:
+    using Range = std::pair<quint64, quint64>;
+
+    bool isEmpty() const { return r_.isEmpty(); }
+    int rangeCount() const { return int(r_.size()); }
+    std::optional<quint64> min() const
+    {
+        return r_.isEmpty() ? std::nullopt : std::optional(r_.back().first);
+    }
+    std::optional<quint64> max() const
+    {
+        return r_.isEmpty() ? std::nullopt : std::optional(r_.front().second - 1);
+    }
+    bool contains(quint64 v) const;
+    auto begin() const { return r_.crbegin(); } // ascending
+    auto end() const { return r_.crend(); }
+    RangeSet toRangeSet() const;
+
+    void clear() { r_.clear(); }
+    // Appends a range below all present ones (the decoder's order).
+    void appendLower(quint64 first, quint64 end) { r_.append({first, end}); }
+
+    friend bool operator==(const AckRanges &a, const AckRanges &b) { return a.r_ == b.r_; }
+    friend bool operator==(const AckRanges &a, const RangeSet &b);
+
+private:
+    QVarLengthArray<Range, 4> r_;
+};
+
 struct AckFrame {
     quint64 ackDelayMicros = 0;
-    RangeSet ranges; // acknowledged packet numbers
+    AckRanges ranges; // acknowledged packet numbers
 };
 
 struct DatagramFrame {
@@ -126,6 +163,9 @@ template<class Fn> bool forEachFrame(const char *payload, qsizetype size, Fn &&f
     return true;
 }
 
-bool isAckEliciting(FrameType t);
+inline bool isAckEliciting(FrameType t) // (inline: asked for every frame received)
+{
+    return t != FrameType::Ack && t != FrameType::Padding && t != FrameType::Close;
+}
 
 } // namespace sss::core::wire

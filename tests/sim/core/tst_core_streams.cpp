@@ -23,6 +23,7 @@ private Q_SLOTS:
     void slowReaderDoesNotBlockOthers();
     void resetDiscardsBothEnds();
     void shutdownAndReclaim();
+    void releasedInHandlerGetsNoReadable();
     void refusedSubstreams();
     void addressChangeMidTransfer();
     void channelLossAndReattach();
@@ -490,6 +491,48 @@ void tst_CoreStreams::shutdownAndReclaim()
     QCOMPARE(cliGot, QByteArray("pong"));
     QVERIFY(!w.a->ep->isValid(s)); // reclaimed: handle is gone, calls fail cleanly
     QCOMPARE(w.a->ep->read(s, nullptr, 10), qint64(-1));
+}
+
+// A request answered and released in the NewSubstream handler (the transaction API's way): the
+// Readable queued with it is not delivered for the released handle; the answer still goes out.
+void tst_CoreStreams::releasedInHandlerGetsNoReadable()
+{
+    World w(14);
+    int readableAfterRelease = 0;
+    QList<StreamHandle> released;
+    QByteArray request;
+    w.b->onEvent = [&](const Event &e) {
+        if (e.type == Event::Type::NewSubstream) {
+            QCOMPARE(w.b->ep->acceptSubstream(e.parent), e.stream);
+            request = w.b->readAll(e.stream); // data and FIN came in the same packet as the open
+            QVERIFY(w.b->ep->atEnd(e.stream));
+            w.b->ep->write(w.sim.now(), e.stream, "pong", 4);
+            w.b->ep->shutdownWrite(w.sim.now(), e.stream);
+            w.b->ep->release(w.sim.now(), e.stream);
+            released.append(e.stream);
+            w.b->kick();
+        } else if (e.type == Event::Type::Readable && released.contains(e.stream)) {
+            ++readableAfterRelease;
+        }
+    };
+    const StreamHandle top = w.connect();
+    const StreamHandle s = w.a->ep->openSubstream(w.sim.now(), top);
+    QByteArray answer;
+    bool answered = false;
+    w.a->onEvent = [&](const Event &e) {
+        if (e.stream == s && (e.type == Event::Type::Readable || e.type == Event::Type::Finished)) {
+            answer += w.a->readAll(s);
+            answered = w.a->ep->atEnd(s);
+        }
+    };
+    w.a->ep->write(w.sim.now(), s, "ping", 4);
+    w.a->ep->shutdownWrite(w.sim.now(), s);
+    w.a->kick();
+    QVERIFY(w.sim.runUntil([&] { return answered; }, 5s));
+    QCOMPARE(request, QByteArray("ping"));
+    QCOMPARE(answer, QByteArray("pong"));
+    QCOMPARE(released.size(), 1);
+    QCOMPARE(readableAfterRelease, 0);
 }
 
 void tst_CoreStreams::refusedSubstreams()
