@@ -133,7 +133,7 @@ void HostPrivate::stop(bool emitSignals)
     batch_.clear();
     catchUp_.clear();
     requestCatchUp_.clear();
-    for (const Transaction &t : std::as_const(transactions_))
+    for (const auto &[h, t] : transactions_)
         if (t.owner) // (an ended one waiting for its release has none)
             --StreamPrivate::get(t.owner)->transactions;
     transactions_.clear(); // their owners hear of the host in hostGone()
@@ -348,7 +348,7 @@ void HostPrivate::dispatch(const core::Event &e)
         }
         return;
     }
-    if (!transactions_.isEmpty()) {
+    if (!transactions_.empty()) {
         if (Transaction *t = findTransaction(e.stream)) {
             transactionEvent(e, *t);
             return;

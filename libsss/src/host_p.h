@@ -4,6 +4,7 @@
 #pragma once
 
 #include "channel/endpoint.h"
+#include "common/sparenode.h"
 #include "platform_p.h"
 
 #include <QHash>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <sss/host.h>
 #include <sss/stream.h>
+#include <unordered_map>
 #include <vector>
 
 namespace sss {
@@ -132,12 +134,24 @@ public:
         QByteArray data; // what arrived so far (delivered whole at the end of the substream)
         QByteArray unsent; // what write() has not taken yet (send buffer full)
     };
-    QHash<core::StreamHandle, Transaction> transactions_;
-    // A lookup without QHash's detach check on every find(): transactions_ is never copied.
+    // One entry per transaction, inserted and erased once each per request: a map whose erased
+    // node is kept for the next insert (no allocation per request once warm).
+    using TransactionMap = std::unordered_map<core::StreamHandle, Transaction>;
+    TransactionMap transactions_;
+    core::SpareNode<TransactionMap> spareTransaction_;
+    Transaction &addTransaction(core::StreamHandle h)
+    {
+        return spareTransaction_.insert(transactions_, h, Transaction())->second;
+    }
+    void removeTransaction(core::StreamHandle h)
+    {
+        if (auto it = transactions_.find(h); it != transactions_.end())
+            spareTransaction_.erase(transactions_, it);
+    }
     Transaction *findTransaction(core::StreamHandle h)
     {
-        const auto it = std::as_const(transactions_).constFind(h);
-        return it == transactions_.cend() ? nullptr : const_cast<Transaction *>(&it.value());
+        const auto it = transactions_.find(h);
+        return it == transactions_.end() ? nullptr : &it->second;
     }
     void acceptRequests(Stream *parent); // takes the parent's pending substreams as transactions
     void transactionEvent(const core::Event &e, Transaction &t);

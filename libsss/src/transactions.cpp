@@ -19,7 +19,7 @@ void HostPrivate::acceptRequests(Stream *parent)
         const core::StreamHandle h = endpoint_->acceptSubstream(pd->handle);
         if (!h)
             return;
-        Transaction &t = transactions_[h];
+        Transaction &t = addTransaction(h);
         t.owner = parent;
         t.incoming = true;
         ++pd->transactions;
@@ -155,7 +155,7 @@ void HostPrivate::endTransaction(core::StreamHandle h, Transaction &t, bool rese
         requestFlush();
         return;
     }
-    transactions_.remove(h); // (t is gone)
+    removeTransaction(h); // (t is gone)
     if (!endpoint_)
         return;
     const core::Instant at = now();
@@ -170,7 +170,7 @@ bool HostPrivate::releaseEndedTransactions()
     bool flush = false;
     const core::Instant t = now();
     for (core::StreamHandle h : endedTransactions_) { // (release() emits nothing: no re-entry)
-        transactions_.remove(h);
+        removeTransaction(h);
         if (endpoint_ && endpoint_->release(t, h))
             flush = true;
     }
@@ -181,9 +181,9 @@ bool HostPrivate::releaseEndedTransactions()
 void HostPrivate::dropTransactions(Stream *owner)
 {
     std::vector<core::StreamHandle> mine;
-    for (auto it = transactions_.cbegin(); it != transactions_.cend(); ++it)
-        if (it->owner == owner)
-            mine.push_back(it.key());
+    for (const auto &[h, t] : transactions_)
+        if (t.owner == owner)
+            mine.push_back(h);
     for (core::StreamHandle h : mine)
         endTransaction(h, true);
 }
@@ -209,7 +209,7 @@ quint64 Stream::sendRequest(const QByteArray &request)
         d->failFromCore("sendRequest");
         return 0;
     }
-    HostPrivate::Transaction &t = hp->transactions_[h];
+    HostPrivate::Transaction &t = hp->addTransaction(h);
     t.owner = this;
     ++d->transactions;
     t.unsent = request;
