@@ -192,7 +192,7 @@ void HostPrivate::drive()
     // a posted one, which would add an event-loop round per hop. Sending can produce new events
     // (bytesWritten), and slots can leave work (catch-ups), so go round again while there is some, a
     // few times at most.
-    QPointer<Host> guard(q_func());
+    HostGuard guard(this);
     ++driveDepth_;
     for (int round = 0; round < 4 && endpoint_; ++round) {
         driveNow_ = platform_->now();
@@ -254,7 +254,7 @@ void HostPrivate::deliverEvents(bool sendAnswers)
     Q_Q(Host);
     // Slots may delete the Host (and this object), close it, or spin a nested event loop that
     // drives again: re-check before every step and never hold iterators across an emit.
-    QPointer<Host> guard(q);
+    HostGuard guard(this);
     if (tracing) {
         while (endpoint_) {
             auto tr = endpoint_->pollTrace();
@@ -304,7 +304,7 @@ void HostPrivate::dispatch(const core::Event &e)
     if (e.type == T::LinkStatusChanged) {
         const PeerId peer = peerIdFor(e.peerId);
         const Host::LinkStatus status = toPublic(e.status);
-        QPointer<Host> guard(q);
+        HostGuard guard(this);
         emit q->linkStatusChanged(peer, status);
         if (!guard)
             return;
@@ -430,7 +430,7 @@ void HostPrivate::dispatch(const core::Event &e)
 
 bool HostPrivate::runCatchUps()
 {
-    QPointer<Host> guard(q_func());
+    HostGuard guard(this);
     while (hasCatchUps()) {
         std::vector<core::StreamHandle> streams;
         streams.swap(catchUp_);
@@ -474,7 +474,7 @@ void HostPrivate::catchUp(core::StreamHandle h)
     StreamPrivate *sd = StreamPrivate::get(s);
     const QList<core::Event> kept = early_.isEmpty() ? QList<core::Event>() : early_.take(h);
     core::Endpoint *ep = endpoint_.get();
-    QPointer<Host> hostGuard(q_ptr);
+    HostGuard hostGuard(this);
     if (ep->bytesAvailable(h) > 0)
         emit s->readyRead();
     if (guard && hostGuard && sd->handle && ep->hasPendingMessages(h))
@@ -554,6 +554,9 @@ Host::Host(QObject *parent) : QObject(parent), d_impl(std::make_unique<HostPriva
 Host::~Host()
 {
     Q_D(Host);
+    // The drive's guards on the stack (a slot is deleting this Host) see it gone.
+    for (HostGuard *g = std::exchange(d->guards_, nullptr); g; g = g->next_)
+        g->d_ = nullptr;
     const auto servers = d->servers_;
     d->stop(false);
     for (Server *s : servers)

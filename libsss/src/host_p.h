@@ -21,11 +21,32 @@ namespace sss {
 class Stream;
 class Server;
 
+class HostPrivate;
+
+// A QPointer<Host> for the drive's re-checks after each emit (a slot may delete the Host), without
+// QPointer's shared reference count: guards live on the stack, strictly nested, and ~Host clears them.
+class HostGuard
+{
+public:
+    explicit HostGuard(HostPrivate *d);
+    ~HostGuard();
+    HostGuard(const HostGuard &) = delete;
+    HostGuard &operator=(const HostGuard &) = delete;
+    explicit operator bool() const { return d_ != nullptr; }
+    bool operator!() const { return d_ == nullptr; }
+
+private:
+    friend class Host;
+    HostPrivate *d_;
+    HostGuard *next_;
+};
+
 class HostPrivate
 {
     Q_DECLARE_PUBLIC(Host)
 public:
     explicit HostPrivate(Host *q) : q_ptr(q) { }
+    HostGuard *guards_ = nullptr; // innermost first (see HostGuard)
     ~HostPrivate();
 
     // PeerIds of authenticated peers, cached: validating a key (Ed25519 -> X25519) costs tens of
@@ -167,5 +188,23 @@ public:
     bool releaseEndedTransactions(); // true if that left something to send
     void dropTransactions(Stream *owner); // the owner is going away: reset its transactions
 };
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer" // (the guard unlinks itself when it goes)
+#endif
+inline HostGuard::HostGuard(HostPrivate *d) : d_(d), next_(d->guards_)
+{
+    d->guards_ = this;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+inline HostGuard::~HostGuard()
+{
+    if (d_) // (strictly nested: this is the innermost live guard)
+        d_->guards_ = next_;
+}
 
 } // namespace sss

@@ -13,7 +13,7 @@ void HostPrivate::acceptRequests(Stream *parent)
 {
     // requestReceived() slots may delete the parent or the Host: re-check after each delivery.
     StreamGuard parentAlive(parent);
-    QPointer<Host> hostAlive(q_func());
+    HostGuard hostAlive(this);
     StreamPrivate *pd = StreamPrivate::get(parent);
     while (endpoint_ && pd->handle) {
         const core::StreamHandle h = endpoint_->acceptSubstream(pd->handle);
