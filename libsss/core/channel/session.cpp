@@ -659,7 +659,8 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
         data = ep_.copySmallWrite(f.data, f.length);
     else if (f.length > 0)
         data = QByteArray(f.data, f.length);
-    const RecvBuffer::Result r = s->recv.insert(f.offset, data, f.messageEnd, f.fin, s->window.limit());
+    const RecvBuffer::Result r
+        = s->recv.insert(f.offset, std::move(data), f.messageEnd, f.fin, s->window.limit());
     if (r == RecvBuffer::Result::FlowControlViolation || r == RecvBuffer::Result::FinalSizeViolation)
         return false;
     if (end > s->creditedReceive) {
