@@ -128,9 +128,7 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
         return false;
     }
     const qsizetype plen = clen - crypto::PacketProtection::kTagSize;
-    // The view pins the slab only while slices are taken from it; the space is claimed now, so a
-    // later packet never overwrites what a slice may reference.
-    const QByteArray packetBuf = sharedSlice(ep_.rxSlab, ep_.rxSlabUsed, plen);
+    // The space is claimed now, so a later packet never overwrites what a slice may reference.
     ep_.rxSlabUsed += plen;
     // Validate every frame before applying any, so a malformed packet changes nothing. Packets of
     // up to kKeptFrames frames (bulk data, a request with its ACK) are applied from this parse;
@@ -196,7 +194,7 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
     bool ackEliciting = false;
     bool violation = false;
     if (session_)
-        session_->setCurrentPacket(&packetBuf);
+        session_->setCurrentPacket(&ep_.rxSlab, plain, plen);
     auto apply = [&](const wire::Frame &f) {
         if (violation || state_ == State::Closed)
             return;
@@ -249,7 +247,7 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
         wire::forEachFrame(plain, plen, apply);
     }
     if (session_)
-        session_->setCurrentPacket(nullptr);
+        session_->setCurrentPacket(nullptr, nullptr, 0);
     if (violation) {
         close(now, quint64(StreamError::ProtocolViolation), QStringLiteral("protocol violation"));
         return true;

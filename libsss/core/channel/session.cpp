@@ -651,16 +651,16 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
     // pins the whole receive slab, and an idle stream holding a few bytes must not keep 64 KiB.
     // The smallest (a request, an answer) go to the small-write slab, which pins at most 2 KiB,
     // instead of an allocation each.
-    const char *base = currentPacket_ ? currentPacket_->constData() : nullptr;
     QByteArray data;
-    if (f.length >= kMinSharedSegment && base && f.data >= base
-        && f.data + f.length <= base + currentPacket_->size())
-        data = sharedSlice(*currentPacket_, f.data - base, f.length);
+    if (f.length >= kMinSharedSegment && currentPacket_ && f.data >= currentPacket_
+        && f.data + f.length <= currentPacketEnd_)
+        data = sharedSlice(*currentSlab_, f.data - currentSlab_->constData(), f.length);
     else if (f.length > 0 && f.length <= EndpointShared::kSmallWrite)
         data = ep_.copySmallWrite(f.data, f.length);
     else if (f.length > 0)
         data = QByteArray(f.data, f.length);
-    const RecvBuffer::Result r = s->recv.insert(f.offset, data, f.messageEnd, f.fin, s->window.limit());
+    const RecvBuffer::Result r
+        = s->recv.insert(f.offset, std::move(data), f.messageEnd, f.fin, s->window.limit());
     if (r == RecvBuffer::Result::FlowControlViolation || r == RecvBuffer::Result::FinalSizeViolation)
         return false;
     if (end > s->creditedReceive) {

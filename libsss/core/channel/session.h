@@ -219,8 +219,15 @@ public:
     Instant nextTimeout() const;
 
     StreamState *stream(quint64 wireId);
-    // The decrypted packet whose frames are being applied, so stream data can be kept as slices of it.
-    void setCurrentPacket(const QByteArray *packet) { currentPacket_ = packet; }
+    // The decrypted packet whose frames are being applied ([data, data + size) inside `slab`), so
+    // stream data can be kept as slices of the slab. (No per-packet view of it: most packets carry
+    // no segment large enough to be kept as a slice.)
+    void setCurrentPacket(const QByteArray *slab, const char *data, qsizetype size)
+    {
+        currentSlab_ = slab;
+        currentPacket_ = data;
+        currentPacketEnd_ = data + size;
+    }
     int streamCount() const { return int(streams_.size()); }
     template<class Fn> void forEachStream(Fn &&fn) const
     {
@@ -274,7 +281,8 @@ private:
     bool isLocalId(quint64 id) const { return (id & 1) == localSide(); }
 
     EndpointShared &ep_;
-    const QByteArray *currentPacket_ = nullptr;
+    const QByteArray *currentSlab_ = nullptr;
+    const char *currentPacket_ = nullptr, *currentPacketEnd_ = nullptr;
     QByteArray peerId_, sessionId_;
     bool initiator_;
     Channel *channel_ = nullptr;

@@ -8,7 +8,7 @@
 
 namespace sss::core {
 
-RecvBuffer::Result RecvBuffer::insert(uint64_t offset, const QByteArray &data, bool messageEnd, bool fin,
+RecvBuffer::Result RecvBuffer::insert(uint64_t offset, QByteArray data, bool messageEnd, bool fin,
                                       uint64_t maxOffset)
 {
     const uint64_t len = uint64_t(data.size());
@@ -37,7 +37,10 @@ RecvBuffer::Result RecvBuffer::insert(uint64_t offset, const QByteArray &data, b
     if (len > 0 && end > contiguousEnd_ && offset <= contiguousEnd_ && segs_.empty()) {
         // In order with nothing out of order held: append the new part.
         const qsizetype n = qsizetype(end - contiguousEnd_);
-        inOrder_.append(sharedSlice(data, qsizetype(contiguousEnd_ - offset), n));
+        if (offset == contiguousEnd_)
+            inOrder_.append(std::move(data));
+        else
+            inOrder_.append(sharedSlice(data, qsizetype(contiguousEnd_ - offset), n));
         buffered_ += n;
         contiguousEnd_ = end;
         changed = true;

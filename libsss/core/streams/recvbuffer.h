@@ -19,7 +19,8 @@ public:
     // or already read keep their first value (a retransmission cannot rewrite them). Ok means
     // something new was learnt (bytes, a boundary or the final size), Duplicate means nothing.
     // Final size is checked before flow control (end > maxOffset).
-    Result insert(uint64_t offset, const QByteArray &data, bool messageEnd, bool fin, uint64_t maxOffset);
+    // `data` by value: a segment that is all new (in-order data) is kept as given, without a copy.
+    Result insert(uint64_t offset, QByteArray data, bool messageEnd, bool fin, uint64_t maxOffset);
 
     qint64 bytesAvailable() const { return qint64(contiguousEnd_ - readOffset_); } // contiguous, unread
     QByteArray read(qint64 maxBytes); // ignores message boundaries; consumes those it passes
