@@ -198,7 +198,7 @@ void HostPrivate::drive()
         driveNow_ = platform_->now();
         driveNowValid_ = true;
         flushWanted_ = false;
-        if (!runCatchUps())
+        if (hasCatchUps() && !runCatchUps())
             return; // a slot deleted the Host
         // A turn woken by a single datagram is a lone request or answer: send what its slots wrote
         // before dispatching anything else (see deliverEvents). Under load, coalesce.

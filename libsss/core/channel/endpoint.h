@@ -109,7 +109,7 @@ struct Event {
     Type type = Type::Readable;
     StreamHandle stream = 0;
     StreamHandle parent = 0;
-    QByteArray peerId;
+    QByteArray peerId; // NewConnection and LinkStatusChanged only (a stream's peer: streamPeerId())
     QString service, protocol;
     StreamError error = StreamError::NoError;
     QString message;

@@ -619,7 +619,6 @@ void Session::adoptChild(StreamState &parent, StreamState &s)
         Event &e = ep_.events.emplace(Event::Type::NewSubstream);
         e.stream = s.handle;
         e.parent = parent.handle;
-        e.peerId = peerId_;
         if (s.recv.bytesAvailable() > 0 || s.recv.finReceived()) {
             s.readableEventQueued = false;
             noteReadable(s);
@@ -1247,7 +1246,6 @@ void Session::emitStreamEvent(Event::Type t, StreamState &s, StreamError err, co
     Event &e = ep_.events.emplace(t);
     e.stream = s.handle;
     e.parent = s.parent;
-    e.peerId = peerId_;
     e.error = err;
     if (!msg.isNull())
         e.message = msg;
@@ -1297,10 +1295,8 @@ void Session::reclaim(StreamState &s)
 {
     const quint64 id = s.wireId;
     if (!s.released && s.kind == StreamKind::Stream) {
-        Event e {Event::Type::Closed};
+        Event &e = ep_.events.emplace(Event::Type::Closed);
         e.stream = s.handle;
-        e.peerId = peerId_;
-        ep_.events.push_back(e);
     }
     if (StreamState *p = s.parentWireId ? stream(s.parentWireId) : nullptr)
         --p->childCount;
