@@ -192,7 +192,8 @@ public:
     // Frame headers are written a few bytes at a time and stream data copied straight in, ~10 per
     // packet: within the reserved capacity of an unshared array this only moves the size (and the
     // terminator QByteArray keeps) instead of an out-of-line resize(), which detaches and checks.
-    char *grow(qsizetype n)
+    // (Always inlined, the resize kept out of line: GCC otherwise calls grow() out of line.)
+    Q_ALWAYS_INLINE char *grow(qsizetype n)
     {
         QByteArray::DataPointer &d = out_.data_ptr();
         const qsizetype at = d.size;
@@ -201,11 +202,16 @@ public:
             d.data()[d.size] = '\0';
             return d.data() + at;
         }
-        out_.resize(at + n);
-        return out_.data() + at;
+        return growSlow(n);
     }
 
 private:
+    [[gnu::noinline]] char *growSlow(qsizetype n)
+    {
+        const qsizetype at = out_.size();
+        out_.resize(at + n);
+        return out_.data() + at;
+    }
     void be(uint64_t v, int n)
     {
         char *p = grow(n);
