@@ -17,7 +17,7 @@ constexpr int varintSize(uint64_t v)
 }
 
 // Writes v as a varint of varintSize(v) bytes at p and advances p (the caller made room).
-inline void putVarint(char *&p, uint64_t v)
+Q_ALWAYS_INLINE void putVarint(char *&p, uint64_t v)
 {
     // One big-endian store per length (see Reader::varint).
     const int n = varintSize(v);
@@ -149,7 +149,8 @@ private:
 
 // QByteArray::resize() inline when the array is unshared and the new size fits its capacity (as
 // Writer::grow() does); the packet buffer is resized a few times per packet.
-inline void setSize(QByteArray &b, qsizetype n)
+// (Always inlined, like Writer::grow(): GCC otherwise calls it out of line.)
+Q_ALWAYS_INLINE void setSize(QByteArray &b, qsizetype n)
 {
     QByteArray::DataPointer &d = b.data_ptr();
     if (Q_LIKELY(!d.needsDetach() && n >= 0 && d.freeSpaceAtBegin() + n < d.constAllocatedCapacity())) {
