@@ -690,16 +690,6 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
         wire::writeClose(w, closeCode_, closeReason_);
         closeFrameQueued_ = false;
     } else {
-        // Plan the ACK first so data can use the rest of the packet.
-        QByteArray &ackBytes = ackScratch_;
-        if (!ackBytes.isEmpty())
-            setSize(ackBytes, 0);
-        if (ackPending_ && !toAck_.isEmpty()) {
-            Writer aw(ackBytes);
-            ackLargest = wire::writeAck(aw, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
-        }
-        const bool ackDue = ackPending_ && ackDeadline_ <= now;
-        qsizetype room = maxPayload - ackBytes.size();
         if (pathResponse_) {
             wire::writePath(w, FrameType::PathResponse, *pathResponse_);
             pathResponse_.reset();
@@ -709,7 +699,15 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
             pathChallengePending_ = false;
             ackEliciting = true;
         }
-        room -= out.size() - kShortHeaderSize;
+        // The ACK is written before the data (so data can use the rest of the packet) straight into
+        // the packet: no scratch copy. It is cut off again below if it turns out to be alone and
+        // not yet due.
+        const qsizetype ackAt = out.size();
+        if (ackPending_ && !toAck_.isEmpty())
+            ackLargest = wire::writeAck(w, toAck_, quint64(toMicros(now - largestReceivedTime_)), 32);
+        const qsizetype ackSize = out.size() - ackAt;
+        const bool ackDue = ackPending_ && ackDeadline_ <= now;
+        const qsizetype room = maxPayload - (out.size() - kShortHeaderSize);
         if (session_ && canSendData(now, packetSize) && room > 0) {
             const qsizetype before = out.size();
             session_->fill(now, w, room, frames, ackEliciting);
@@ -725,13 +723,15 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
             ackEliciting = true;
         }
         pingQueued_ = false;
-        const bool anyFrames = out.size() > kShortHeaderSize;
-        if (!ackBytes.isEmpty() && (ackDue || anyFrames)) {
-            w.bytes(ackBytes);
+        const bool anyFrames = out.size() - ackSize > kShortHeaderSize;
+        if (ackSize > 0 && (ackDue || anyFrames)) {
             ackPending_ = false;
             ackElicitingSinceAck_ = 0;
             ackDeadline_ = kNever;
         } else {
+            // Nothing else was written: the ACK is the whole payload.
+            if (ackSize > 0)
+                setSize(out, ackAt);
             ackLargest = 0;
         }
         if (out.size() == kShortHeaderSize) {
@@ -742,12 +742,13 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
 
     // Header, then seal in place.
     const quint64 pn = nextPn_++;
-    out[0] = char(kShortHeaderFlag | (sendPhase_ ? kKeyPhaseBit : 0));
-    qToBigEndian<quint64>(peerCid_, out.data() + 1);
-    qToBigEndian<quint32>(quint32(pn), out.data() + 9);
     const qsizetype plen = out.size() - kShortHeaderSize;
     setSize(out, out.size() + crypto::PacketProtection::kTagSize);
-    uint8_t *p = reinterpret_cast<uint8_t *>(out.data());
+    char *hdr = out.data(); // (one detach check, not one per header field)
+    hdr[0] = char(kShortHeaderFlag | (sendPhase_ ? kKeyPhaseBit : 0));
+    qToBigEndian<quint64>(peerCid_, hdr + 1);
+    qToBigEndian<quint32>(quint32(pn), hdr + 9);
+    uint8_t *p = reinterpret_cast<uint8_t *>(hdr);
     sendKey_->seal(pn, p, kShortHeaderSize, p + kShortHeaderSize, size_t(plen), p + kShortHeaderSize);
 
     Q_ASSERT(sent_.empty() || sent_.back().pn + 1 == pn); // sentPacket() indexes by pn - front.pn

@@ -193,7 +193,6 @@ private:
     quint64 closeCode_ = 0;
     quint64 peerCloseCode_ = kNoPeerClose;
 
-    QByteArray ackScratch_; // the planned ACK frame, reused across packets
     std::vector<SentPacket *> newlyAcked_; // onAckFrame's scratch list, reused across ACKs
     bool ackDeferred_ = false; // an entry in ep_.deferredAcks
 

@@ -17,7 +17,7 @@ constexpr int varintSize(uint64_t v)
 }
 
 // Writes v as a varint of varintSize(v) bytes at p and advances p (the caller made room).
-inline void putVarint(char *&p, uint64_t v)
+Q_ALWAYS_INLINE void putVarint(char *&p, uint64_t v)
 {
     // One big-endian store per length (see Reader::varint).
     const int n = varintSize(v);
@@ -156,7 +156,8 @@ private:
 
 // QByteArray::resize() inline when the array is unshared and the new size fits its capacity (as
 // Writer::grow() does); the packet buffer is resized a few times per packet.
-inline void setSize(QByteArray &b, qsizetype n)
+// (Always inlined, like Writer::grow(): GCC otherwise calls it out of line.)
+Q_ALWAYS_INLINE void setSize(QByteArray &b, qsizetype n)
 {
     QByteArray::DataPointer &d = b.data_ptr();
     if (Q_LIKELY(!d.needsDetach() && n >= 0 && d.freeSpaceAtBegin() + n < d.constAllocatedCapacity())) {
@@ -199,7 +200,8 @@ public:
     // Frame headers are written a few bytes at a time and stream data copied straight in, ~10 per
     // packet: within the reserved capacity of an unshared array this only moves the size (and the
     // terminator QByteArray keeps) instead of an out-of-line resize(), which detaches and checks.
-    char *grow(qsizetype n)
+    // (Always inlined, the resize kept out of line: GCC otherwise calls grow() out of line.)
+    Q_ALWAYS_INLINE char *grow(qsizetype n)
     {
         QByteArray::DataPointer &d = out_.data_ptr();
         const qsizetype at = d.size;
@@ -208,11 +210,16 @@ public:
             d.data()[d.size] = '\0';
             return d.data() + at;
         }
-        out_.resize(at + n);
-        return out_.data() + at;
+        return growSlow(n);
     }
 
 private:
+    [[gnu::noinline]] char *growSlow(qsizetype n)
+    {
+        const qsizetype at = out_.size();
+        out_.resize(at + n);
+        return out_.data() + at;
+    }
     void be(uint64_t v, int n)
     {
         char *p = grow(n);
