@@ -46,7 +46,6 @@ class HostPrivate
     Q_DECLARE_PUBLIC(Host)
 public:
     explicit HostPrivate(Host *q) : q_ptr(q) { }
-    HostGuard *guards_ = nullptr; // innermost first (see HostGuard)
     ~HostPrivate();
 
     // PeerIds of authenticated peers, cached: validating a key (Ed25519 -> X25519) costs tens of
@@ -127,6 +126,7 @@ public:
     static constexpr size_t kSendChunk = 48; // Transmits per platform send: one GSO run of <= 64 KB
     bool flushPosted_ = false;
     int driveDepth_ = 0; // > 0 while drive() runs (nested loops inside slots nest it)
+    HostGuard *guards_ = nullptr; // the drive's live guards, innermost first (see HostGuard)
     core::Instant driveNow_ {}; // see now()
     bool driveNowValid_ = false;
     std::vector<core::StreamHandle> catchUp_; // postCatchUp() streams, by handle (no guard needed)

@@ -152,7 +152,7 @@ void HostPrivate::endTransaction(core::StreamHandle h, Transaction &t, bool rese
         t.data = QByteArray();
         t.unsent = QByteArray();
         endedTransactions_.push_back(h);
-        requestFlush();
+        requestFlush(); // the reply just queued leaves before the next event (or from a nested loop)
         return;
     }
     removeTransaction(h); // (t is gone)

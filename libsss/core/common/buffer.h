@@ -154,18 +154,24 @@ private:
     bool ok_ = true;
 };
 
-// QByteArray::resize() inline when the array is unshared and the new size fits its capacity (as
-// Writer::grow() does); the packet buffer is resized a few times per packet.
-// (Always inlined, like Writer::grow(): GCC otherwise calls it out of line.)
-Q_ALWAYS_INLINE void setSize(QByteArray &b, qsizetype n)
+// Sets b's size to n in place, without QByteArray::resize()'s out-of-line call, when b is unshared
+// and n fits its capacity; false (b unchanged) otherwise. The packet buffer is resized a few times
+// per packet and grown ~10 times (Writer::grow). (Always inlined: GCC otherwise calls it out of line.)
+Q_ALWAYS_INLINE bool resizeInPlace(QByteArray &b, qsizetype n)
 {
     QByteArray::DataPointer &d = b.data_ptr();
     if (Q_LIKELY(!d.needsDetach() && n >= 0 && d.freeSpaceAtBegin() + n < d.constAllocatedCapacity())) {
         d.size = n;
         d.data()[n] = '\0';
-        return;
+        return true;
     }
-    b.resize(n);
+    return false;
+}
+
+Q_ALWAYS_INLINE void setSize(QByteArray &b, qsizetype n)
+{
+    if (!resizeInPlace(b, n))
+        b.resize(n);
 }
 
 // Appends to a QByteArray it does not own.
@@ -203,13 +209,9 @@ public:
     // (Always inlined, the resize kept out of line: GCC otherwise calls grow() out of line.)
     Q_ALWAYS_INLINE char *grow(qsizetype n)
     {
-        QByteArray::DataPointer &d = out_.data_ptr();
-        const qsizetype at = d.size;
-        if (Q_LIKELY(!d.needsDetach() && d.freeSpaceAtEnd() > n)) {
-            d.size = at + n;
-            d.data()[d.size] = '\0';
-            return d.data() + at;
-        }
+        const qsizetype at = out_.size();
+        if (Q_LIKELY(resizeInPlace(out_, at + n)))
+            return out_.data_ptr().data() + at;
         return growSlow(n);
     }
 

@@ -58,15 +58,6 @@ RangeSet AckRanges::toRangeSet() const
     return s;
 }
 
-bool operator==(const AckRanges &a, const RangeSet &b)
-{
-    if (a.rangeCount() != b.rangeCount())
-        return false;
-    return std::equal(a.begin(), a.end(), b.begin(), [](const AckRanges::Range &x, const auto &y) {
-        return x.first == y.first && x.second == y.second;
-    });
-}
-
 quint64 writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int maxRanges)
 {
     Q_ASSERT(!ranges.isEmpty());

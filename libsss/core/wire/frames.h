@@ -84,7 +84,6 @@ public:
     void appendLower(quint64 first, quint64 end) { r_.append({first, end}); }
 
     friend bool operator==(const AckRanges &a, const AckRanges &b) { return a.r_ == b.r_; }
-    friend bool operator==(const AckRanges &a, const RangeSet &b);
 
 private:
     QVarLengthArray<Range, 4> r_;

@@ -412,7 +412,7 @@ void tst_Wire::ackRangesRoundTrip()
         QVERIFY(parseOne(out, f));
         QCOMPARE(f.type, FrameType::Ack);
         QCOMPARE(f.ack.ackDelayMicros, delay);
-        if (!(f.ack.ranges == s))
+        if (!(f.ack.ranges.toRangeSet() == s))
             QFAIL(qPrintable(QStringLiteral("iteration %1: ranges differ").arg(iter)));
     }
 }
@@ -429,7 +429,7 @@ void tst_Wire::ackKeepsHighestRanges()
     QVERIFY(parseOne(out, f));
     RangeSet expect = s;
     expect.keepHighest(32);
-    QVERIFY(f.ack.ranges == expect);
+    QVERIFY(f.ack.ranges.toRangeSet() == expect);
     QCOMPARE(*f.ack.ranges.max(), quint64(492));
 }
 
@@ -627,7 +627,7 @@ void tst_Wire::parseFramesKeepsFirstFrames()
     Frame scratch;
     QCOMPARE(parseFrames(p.constData(), p.size(), kept, 2, scratch), 4);
     QCOMPARE(kept[0].type, FrameType::Ack);
-    QVERIFY(kept[0].ack.ranges == acked);
+    QVERIFY(kept[0].ack.ranges.toRangeSet() == acked);
     QCOMPARE(kept[0].ack.ackDelayMicros, quint64(25));
     QCOMPARE(kept[1].type, FrameType::Stream);
     QCOMPARE(kept[1].stream.id, quint64(6));
