@@ -334,8 +334,9 @@ bool PerfClient::runRequests()
     bool broken = false;
     QElapsedTimer clock;
     clock.start();
+    auto noMore = [&] { return started >= total || (timed && clock.elapsed() >= qint64(o_.seconds * 1000)); };
     std::function<void()> launch = [&] {
-        if (broken || started >= total || (timed && clock.elapsed() >= qint64(o_.seconds * 1000)))
+        if (broken || noMore())
             return;
         ++started;
         Stream *s = ctl_->openSubstream();
@@ -376,7 +377,7 @@ bool PerfClient::runRequests()
     QList<QMetaObject::Connection> txConnections;
     if (o_.transactions) {
         launch = [&] {
-            if (broken || started >= total || (timed && clock.elapsed() >= qint64(o_.seconds * 1000)))
+            if (broken || noMore())
                 return;
             ++started;
             const qint64 t0 = clock.nsecsElapsed();
@@ -409,10 +410,7 @@ bool PerfClient::runRequests()
     for (int i = 0; i < o_.streams; ++i)
         launch();
     const int limitMs = timed ? int(o_.seconds * 1000) + 30000 : 600000;
-    auto allDone = [&] {
-        const bool noMore = started >= total || (timed && clock.elapsed() >= qint64(o_.seconds * 1000));
-        return broken || (completed == started && noMore);
-    };
+    auto allDone = [&] { return broken || (completed == started && noMore()); };
     const bool done = spinUntil(allDone, limitMs);
     const double secs = double(clock.nsecsElapsed()) / 1e9;
     for (const QMetaObject::Connection &c : std::as_const(txConnections))
