@@ -17,6 +17,12 @@
 #include <QJsonDocument>
 #include <cstdio>
 #include <sss/identity.h>
+#ifdef Q_OS_UNIX
+#include <QSocketNotifier>
+#include <csignal>
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 
 using namespace sssperf;
 
@@ -79,6 +85,34 @@ void printText(const QJsonObject &r)
         num("retransmitted_bytes"), num("packets_lost"), num("srtt_us"));
 }
 
+#ifdef Q_OS_UNIX
+int quitPipe[2] = {-1, -1};
+
+void onQuitSignal(int)
+{
+    const char c = 0;
+    [[maybe_unused]] const auto n = ::write(quitPipe[1], &c, 1); // async-signal-safe
+}
+
+// SIGINT/SIGTERM leave the event loop instead of killing the process, so the server exits
+// normally: its Host closes its channels, and a profiling build (scripts/build-pgo.sh) writes
+// its profile.
+void quitOnSignals()
+{
+    if (::pipe2(quitPipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        return;
+    auto *n = new QSocketNotifier(quitPipe[0], QSocketNotifier::Read, qApp);
+    QObject::connect(n, &QSocketNotifier::activated, qApp, [] { QCoreApplication::quit(); });
+    struct sigaction sa = {};
+    sa.sa_handler = onQuitSignal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+}
+#else
+void quitOnSignals() { }
+#endif
+
 int runServer(const QCommandLineParser &p)
 {
     bool ok = true;
@@ -110,7 +144,10 @@ int runServer(const QCommandLineParser &p)
     }
     std::printf("PEERID %s PORT %u\n", qPrintable(server->peerId().toString()), unsigned(server->port()));
     std::fflush(stdout);
-    return QCoreApplication::exec();
+    quitOnSignals();
+    const int rc = QCoreApplication::exec();
+    delete server; // (before the application object: its Host closes its channels)
+    return rc;
 }
 
 int runClient(const QCommandLineParser &p)
