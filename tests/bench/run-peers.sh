@@ -8,10 +8,11 @@
 #
 # usage: run-peers.sh [--rounds R] [--seconds S] [--out FILE] [--build DIR] [--no-install]
 #                     [--tls-bytes N] [--quic-bytes N] [--sss-bytes N] [--port-base P] [--handshake-seconds S]
-#                     [--sss-connections N]
+#                     [--sss-connections N] [--pgo-build DIR]
 # SSS rows come from sss-perf (bulk upload, rr on fresh substreams with a Stream object each and
 # through the transaction API, connect = handshake + 1-byte request/response); rr is compared with
-# sss-udp-ceiling's sealed ping-pong, connect with TLS 1.3 full.
+# sss-udp-ceiling's sealed ping-pong, connect with TLS 1.3 full. --pgo-build DIR adds the same SSS rows
+# for a profile-guided build made by scripts/build-pgo.sh (rows "sss-pgo-..."), in the same rounds.
 set -u
 
 ROUNDS=3
@@ -25,6 +26,7 @@ SSS_BYTES=$((1024 * 1024 * 1024))
 PORT_BASE=47000
 HS_SECONDS=3
 SSS_CONNECTIONS=200
+PGO_BUILD=""
 SND_CPU=0
 RCV_CPU=1
 
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
     --port-base) PORT_BASE=$2; shift 2 ;;
     --handshake-seconds) HS_SECONDS=$2; shift 2 ;;
     --sss-connections) SSS_CONNECTIONS=$2; shift 2 ;;
+    --pgo-build) PGO_BUILD=$2; shift 2 ;;
     -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
     esac
@@ -106,6 +109,13 @@ CEILING=$(find_bin sss-udp-ceiling)
 SSSPERF=$(find_bin sss-perf)
 [ -z "$CEILING" ] && note "sss-udp-ceiling not found (configure with -DSSS_BUILD_BENCH=ON, or pass --build): ceiling rows n/a"
 [ -z "$SSSPERF" ] && note "sss-perf not found: SSS rows skipped (n/a)"
+PGOPERF=""
+if [ -n "$PGO_BUILD" ]; then
+    PGOPERF=$PGO_BUILD/tools/sss-perf/sss-perf
+    grep -q "^SSS_PGO:STRING=USE" "$PGO_BUILD/CMakeCache.txt" 2>/dev/null ||
+        { echo "--pgo-build $PGO_BUILD is not a profile-guided build (make one with scripts/build-pgo.sh)" >&2; exit 1; }
+    [ -x "$PGOPERF" ] || { echo "no sss-perf in $PGO_BUILD" >&2; exit 1; }
+fi
 
 # Self-signed P-256 certificate for TLS and QUIC peers.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
@@ -197,9 +207,9 @@ run_ceiling() { # round aead
 }
 
 # sss-perf server: prints "PEERID <id> PORT <p>" first; waits for that line.
-start_sss_server() { # -> sets SSS_SRV (pid), SSS_PEER, SSS_PORT
+start_sss_server() { # sss-perf -> sets SSS_SRV (pid), SSS_PEER, SSS_PORT
     next_port
-    taskset -c "$RCV_CPU" "$SSSPERF" server --bind 127.0.0.1 --port "$PORT" >"$WORK/sss-srv.out" 2>&1 &
+    taskset -c "$RCV_CPU" "$1" server --bind 127.0.0.1 --port "$PORT" >"$WORK/sss-srv.out" 2>&1 &
     SSS_SRV=$!
     SSS_PEER="" SSS_PORT=""
     for _ in $(seq 1 100); do
@@ -223,37 +233,38 @@ EOF2
 }
 record_lat() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${3:-nan}" "${4:-nan}" "${5:-nan}" >>"$LAT"; } # name round rps p50_us p99_us
 
-run_sss() { # round: bulk, rr and connect against one sss-perf server
-    [ -n "$SSSPERF" ] || return
-    start_sss_server || {
-        record sss-bulk "$1"; record_lat sss-rr "$1"; record_lat sss-rr-tx "$1"; record sss-connect "$1"; return
+run_sss() { # round sss-perf name-prefix: bulk, rr and connect against one sss-perf server
+    local perf=$2 n=$3
+    [ -n "$perf" ] || return
+    start_sss_server "$perf" || {
+        record $n-bulk "$1"; record_lat $n-rr "$1"; record_lat $n-rr-tx "$1"; record $n-connect "$1"; return
     }
-    local cli="$SSSPERF client --connect 127.0.0.1:$SSS_PORT --peer $SSS_PEER --json"
+    local cli="$perf client --connect 127.0.0.1:$SSS_PORT --peer $SSS_PEER --json"
     local j=$WORK/sss.json g cs ss secs cipher
     # Bulk upload, one stream: goodput is end to end (the server confirms the byte count on the stream).
     timeout 120 taskset -c "$SND_CPU" $cli --mode bulk --bytes "$SSS_BYTES" >"$j" 2>"$j.err"
     read -r g cs ss secs cipher <<<"$(json_fields "$j" gbps client_cpu_s server_cpu_s seconds cipher)"
     if [ "$g" != nan ]; then
-        record sss-bulk "$1" "$g" "$(awk -v c="$cs" -v s="$secs" 'BEGIN { printf "%.0f", c / s * 100 }')" \
+        record $n-bulk "$1" "$g" "$(awk -v c="$cs" -v s="$secs" 'BEGIN { printf "%.0f", c / s * 100 }')" \
             "$(awk -v c="$ss" -v s="$secs" 'BEGIN { printf "%.0f", c / s * 100 }')"
-        echo "$cipher" >"$WORK/sss-cipher"
-        echo "    sss bulk: $g Gbit/s ($cipher), retransmitted $(json_fields "$j" retransmitted_bytes) B" >&2
+        echo "$cipher" >"$WORK/$n-cipher"
+        echo "    $n bulk: $g Gbit/s ($cipher), retransmitted $(json_fields "$j" retransmitted_bytes) B" >&2
     else
-        record sss-bulk "$1"; note "sss-perf bulk failed: $(tail -n 1 "$j.err")"
+        record $n-bulk "$1"; note "sss-perf bulk failed: $(tail -n 1 "$j.err")"
     fi
     # Request/response on fresh substreams of the warm channel, one in flight.
     timeout $((HS_SECONDS + 60)) taskset -c "$SND_CPU" $cli --mode rr --seconds "$HS_SECONDS" >"$j" 2>"$j.err"
     # shellcheck disable=SC2046
-    record_lat sss-rr "$1" $(json_fields "$j" rps p50_us p99_us)
+    record_lat $n-rr "$1" $(json_fields "$j" rps p50_us p99_us)
     # The same through the transaction API (Stream::sendRequest: no Stream object per request).
     timeout $((HS_SECONDS + 60)) taskset -c "$SND_CPU" $cli --mode rr --transactions --seconds "$HS_SECONDS" \
         >"$j" 2>"$j.err"
     # shellcheck disable=SC2046
-    record_lat sss-rr-tx "$1" $(json_fields "$j" rps p50_us p99_us)
+    record_lat $n-rr-tx "$1" $(json_fields "$j" rps p50_us p99_us)
     # Connect: fresh Host, handshake + 1-byte request/response, sequentially.
     timeout 120 taskset -c "$SND_CPU" $cli --mode connect --connections "$SSS_CONNECTIONS" >"$j" 2>"$j.err"
     local p50; read -r p50 <<<"$(json_fields "$j" p50_us)"
-    record sss-connect "$1" nan nan nan "$(awk -v p="$p50" 'BEGIN { if (p == "nan") print "nan"; else printf "%.3f", p / 1000 }')"
+    record $n-connect "$1" nan nan nan "$(awk -v p="$p50" 'BEGIN { if (p == "nan") print "nan"; else printf "%.3f", p / 1000 }')"
     kill $SSS_SRV 2>/dev/null; wait $SSS_SRV 2>/dev/null
 }
 
@@ -299,7 +310,8 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "  ngtcp2 QUIC" >&2; run_quic "$r"
     echo "  udp ceiling chacha" >&2; run_ceiling "$r" chacha
     echo "  udp ceiling aes" >&2; run_ceiling "$r" aes
-    [ -n "$SSSPERF" ] && { echo "  sss-perf (bulk, rr, connect)" >&2; run_sss "$r"; }
+    [ -n "$SSSPERF" ] && { echo "  sss-perf (bulk, rr, connect)" >&2; run_sss "$r" "$SSSPERF" sss; }
+    [ -n "$PGOPERF" ] && { echo "  sss-perf, PGO build (bulk, rr, connect)" >&2; run_sss "$r" "$PGOPERF" sss-pgo; }
     echo "  udp ping-pong aes" >&2; run_pingpong "$r" aes
     echo "  udp ping-pong chacha" >&2; run_pingpong "$r" chacha
     echo "  TLS handshakes" >&2; run_tls_handshake "$r"
@@ -332,13 +344,15 @@ labels = {
     "udp-ceiling-aes": "raw UDP + AES-256-GCM (sss-udp-ceiling)",
     "sss-bulk": f"SSS bulk upload, 1 stream (sss-perf, {sys.argv[6]})",
     "sss-connect": "SSS connect: fresh host, 1-RTT handshake + 1-byte request/response (sss-perf, p50)",
+    "sss-pgo-bulk": f"SSS bulk upload, 1 stream, profile-guided build (sss-perf, {sys.argv[6]})",
+    "sss-pgo-connect": "SSS connect, profile-guided build (sss-perf, p50)",
     "tls13-handshake-full": "TLS 1.3 / TCP full handshake + 1-byte GET (s_time -new)",
     "tls13-handshake-resumed": "TLS 1.3 / TCP resumed (s_time -reuse)",
 }
 quic = med("ngtcp2-quic", 0)
 cc, ca = med("udp-ceiling-chacha", 0), med("udp-ceiling-aes", 0)
 def is_hs(n):
-    return n.startswith("tls13-handshake") or n == "sss-connect"
+    return n.startswith("tls13-handshake") or n.endswith("-connect")
 runs = {n: sum(1 for r in rows[n] if not math.isnan(r[3] if is_hs(n) else r[0])) for n in order}
 out = []
 out.append(f"# SSS vs peers on loopback ({datetime.date.today()}, {platform.node()})\n")
@@ -375,6 +389,8 @@ def lmed(name, i):
 llabels = {
     "sss-rr": "SSS request/response, fresh substream each, 1 in flight (sss-perf rr)",
     "sss-rr-tx": "SSS request/response, fresh substream each, transaction API (sss-perf rr --transactions)",
+    "sss-pgo-rr": "SSS request/response, Stream object each, profile-guided build (sss-perf rr)",
+    "sss-pgo-rr-tx": "SSS request/response, transaction API, profile-guided build (sss-perf rr --transactions)",
     "udp-pingpong-aes": "raw UDP ping-pong, 1-byte sealed AES-256-GCM (sss-udp-ceiling)",
     "udp-pingpong-chacha": "raw UDP ping-pong, 1-byte sealed ChaCha20-Poly1305 (sss-udp-ceiling)",
 }
