@@ -542,19 +542,24 @@ void Session::onFramesLost(const SentFrames &frames)
 StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenInfo *open, bool &violation)
 {
     violation = false;
-    if (StreamState *s = stream(id))
-        return s;
-    if (isLocalId(id))
-        return nullptr; // one of ours that is already closed: late frames are ignored
     const quint64 seq = id >> 1;
-    if (seq >= localMaxStreams_) { // (never true of one seen before: the limit only grows)
+    if (!open || isLocalId(id)) {
+        if (StreamState *s = stream(id))
+            return s;
+        // (Beyond the limit: never true of one seen before, the limit only grows.) Otherwise one
+        // of ours that is already closed (late frames are ignored), a peer stream seen and
+        // reclaimed, or (a peer's bug) data before the open info.
+        violation = !isLocalId(id) && seq >= localMaxStreams_;
+        return nullptr;
+    }
+    if (seq >= localMaxStreams_) {
         violation = true;
         return nullptr;
     }
-    if (!open)
-        return nullptr; // seen and reclaimed, or (a peer's bug) data before the open info
+    // Every peer stream's seq is recorded when it is created: a new one is created without a
+    // stream-table lookup (every request opens one).
     if (peerSeqsSeen_.insert(seq) == 0)
-        return nullptr; // closed and reclaimed
+        return stream(id); // open already (a repeated open frame), or closed and reclaimed
     ++liveIncoming_;
     StreamState &s = createStream(id, false);
     s.kind = open->kind;
