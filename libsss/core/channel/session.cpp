@@ -198,6 +198,7 @@ void Session::initStream(StreamState &s, quint64 wireId, bool local)
 {
     s.wireId = wireId;
     s.local = local;
+    s.sched.stream = &s;
     s.handle = ep_.newHandle(this, wireId, &s);
     s.credit = SendCredit(peer_.initialMaxStreamData);
     s.window = ReceiveWindow(ep_.config.initialStreamWindow, ep_.config.maxStreamWindow);
@@ -257,10 +258,10 @@ quint64 Session::connAvailable() const
 
 void Session::activate(StreamState &s)
 {
-    if (!channel_ || scheduler_.isActiveAt(s.wireId, s.priority))
+    if (!channel_ || PriorityScheduler::isActiveAt(s.sched, s.priority))
         return; // (already queued: nothing to re-check)
     if (hasSendable(s))
-        scheduler_.setActive(s.wireId, s.priority);
+        scheduler_.setActive(s.sched, s.priority);
 }
 
 void Session::queueControl(SentFrame::Kind k, quint64 stream)
@@ -362,11 +363,11 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
 
     // Stream data and datagrams in priority order; round-robin within a level, one frame per turn.
     while (left() > kMinStreamFrameSpace) {
-        const std::optional<quint64> next = scheduler_.front();
+        PriorityScheduler::Node *next = scheduler_.front();
         if (!next)
             break;
-        StreamState *s = stream(*next);
-        if (!s || !hasSendable(*s)) {
+        StreamState *s = static_cast<StreamNode *>(next)->stream;
+        if (!hasSendable(*s)) {
             scheduler_.remove(*next);
             continue;
         }
@@ -440,9 +441,9 @@ void Session::fill(Instant now, Writer &w, qsizetype space, SentFrames &records,
         if (!wrote)
             break; // not even one frame fits: the packet is full
         if (hasSendable(*s))
-            scheduler_.rotate(s->wireId);
+            scheduler_.rotate(s->sched);
         else
-            scheduler_.remove(s->wireId);
+            scheduler_.remove(s->sched);
     }
 }
 
@@ -541,19 +542,24 @@ void Session::onFramesLost(const SentFrames &frames)
 StreamState *Session::incomingStream(Instant now, quint64 id, const wire::OpenInfo *open, bool &violation)
 {
     violation = false;
-    if (StreamState *s = stream(id))
-        return s;
-    if (isLocalId(id))
-        return nullptr; // one of ours that is already closed: late frames are ignored
     const quint64 seq = id >> 1;
-    if (seq >= localMaxStreams_) { // (never true of one seen before: the limit only grows)
+    if (!open || isLocalId(id)) {
+        if (StreamState *s = stream(id))
+            return s;
+        // (Beyond the limit: never true of one seen before, the limit only grows.) Otherwise one
+        // of ours that is already closed (late frames are ignored), a peer stream seen and
+        // reclaimed, or (a peer's bug) data before the open info.
+        violation = !isLocalId(id) && seq >= localMaxStreams_;
+        return nullptr;
+    }
+    if (seq >= localMaxStreams_) {
         violation = true;
         return nullptr;
     }
-    if (!open)
-        return nullptr; // seen and reclaimed, or (a peer's bug) data before the open info
+    // Every peer stream's seq is recorded when it is created: a new one is created without a
+    // stream-table lookup (every request opens one).
     if (peerSeqsSeen_.insert(seq) == 0)
-        return nullptr; // closed and reclaimed
+        return stream(id); // open already (a repeated open frame), or closed and reclaimed
     ++liveIncoming_;
     StreamState &s = createStream(id, false);
     s.kind = open->kind;
@@ -779,7 +785,7 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
         s->resetCode = f.b;
         s->resetQueued = true;
         s->send.clear();
-        scheduler_.remove(s->wireId);
+        scheduler_.remove(s->sched);
         queueControl(SentFrame::ResetStream, s->wireId);
         // Code 0: the peer released the stream gracefully; our unsent data has nobody to read it.
         if (f.b != 0 && s->error == StreamError::NoError && !s->released) {
@@ -799,8 +805,8 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
         s->priorityVersion = f.b;
         if (s->priority != int(f.priority)) {
             s->priority = int(f.priority);
-            if (scheduler_.isActive(s->wireId))
-                scheduler_.setActive(s->wireId, s->priority);
+            if (PriorityScheduler::isActive(s->sched))
+                scheduler_.setActive(s->sched, s->priority);
             Event e {Event::Type::PriorityChanged};
             e.stream = s->handle;
             e.value = s->priority;
@@ -1033,8 +1039,8 @@ void Session::setPriority(StreamState &s, int priority)
 {
     s.priority = priority;
     s.priorityVersion = ((++priorityClock_) << 1) | localSide();
-    if (scheduler_.isActive(s.wireId))
-        scheduler_.setActive(s.wireId, priority);
+    if (PriorityScheduler::isActive(s.sched))
+        scheduler_.setActive(s.sched, priority);
     if (!s.priorityQueued) {
         s.priorityQueued = true;
         queueControl(SentFrame::Priority, s.wireId);
@@ -1070,7 +1076,7 @@ void Session::reset(StreamState &s, StreamError code, bool notifyApp)
         s.resetQueued = true;
         s.resetCode = quint64(code);
         s.send.clear();
-        scheduler_.remove(s.wireId);
+        scheduler_.remove(s.sched);
         s.outDatagrams.clear();
         s.outDatagramBytes = 0;
         queueControl(SentFrame::ResetStream, s.wireId);
@@ -1137,9 +1143,9 @@ void Session::failAll(StreamError code, const QString &message)
         }
         ep_.dropHandle(s->handle);
     }
+    scheduler_.clear(); // (first: its nodes are part of the streams)
     streams_.clear();
     lastStreamId_ = 0;
-    scheduler_ = PriorityScheduler();
     control_.clear();
     heldControl_.clear();
     blockedOpens_.clear();
@@ -1304,7 +1310,7 @@ void Session::reclaim(StreamState &s)
         --liveIncoming_;
         peerStreamEnded();
     }
-    scheduler_.remove(id);
+    scheduler_.remove(s.sched);
     if (s.expiry != kNever)
         expiring_.erase({s.expiry, id});
     ep_.dropHandle(s.handle);

@@ -74,6 +74,12 @@ struct OutDatagram {
     Instant expiry = kNever;
 };
 
+struct StreamState;
+// A stream's place in its session's scheduler (linked while it may have something to send).
+struct StreamNode : PriorityScheduler::Node {
+    StreamState *stream = nullptr; // set by Session::initStream
+};
+
 struct StreamState {
     StreamHandle handle = 0;
     quint64 wireId = 0;
@@ -86,6 +92,7 @@ struct StreamState {
 
     int priority = 0;
     quint64 priorityVersion = 0;
+    StreamNode sched; // removed from the scheduler before the state is recycled or freed
     bool priorityQueued = false;
 
     // send direction

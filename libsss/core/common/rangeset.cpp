@@ -11,22 +11,16 @@ void RangeSet::clear()
     map_.clear();
 }
 
-uint64_t RangeSet::insert(uint64_t start, uint64_t end)
+uint64_t RangeSet::insertSlow(uint64_t start, uint64_t end)
 {
     if (start >= end)
         return 0;
     uint64_t added = end - start;
-    // Fastest path (the next packet number, the next stream chunk): [start, end) touches the
-    // highest range, so it can merge with nothing else. No tree search.
+    // [start, end) touches the highest range without extending it (insert() took the extending case).
     if (!map_.empty()) {
-        auto last = std::prev(map_.end());
-        if (start >= last->first && start <= last->second) {
-            if (end <= last->second)
-                return 0;
-            added = end - last->second;
-            last->second = end;
-            return added;
-        }
+        const auto last = std::prev(map_.end());
+        if (start >= last->first && start <= last->second && end <= last->second)
+            return 0;
     }
     // First range that could touch [start, end): the one starting at or before start.
     auto it = map_.upper_bound(start);
@@ -98,14 +92,8 @@ void RangeSet::remove(uint64_t start, uint64_t end)
     }
 }
 
-bool RangeSet::contains(uint64_t v) const
+bool RangeSet::containsBelowHighest(uint64_t v) const
 {
-    // Replay checks ask about the newest packet numbers: the highest range first.
-    if (!map_.empty()) {
-        const auto &last = *std::prev(map_.end());
-        if (v >= last.first)
-            return v < last.second;
-    }
     auto it = map_.upper_bound(v);
     if (it == map_.begin())
         return false;

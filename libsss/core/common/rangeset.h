@@ -5,6 +5,7 @@
 #include "common/sparenode.h"
 
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <utility>
@@ -17,14 +18,37 @@ public:
     using Map = std::map<uint64_t, uint64_t>; // start -> end (exclusive)
 
     // Adds [start, end). Returns the number of values that were not in the set before.
-    uint64_t insert(uint64_t start, uint64_t end);
+    uint64_t insert(uint64_t start, uint64_t end)
+    {
+        // Inline fast path (the next packet number, the next stream seq or chunk): [start, end)
+        // extends the highest range, so it can merge with nothing else. Every packet received
+        // takes it twice or three times.
+        if (!map_.empty() && start < end) {
+            auto &last = *std::prev(map_.end());
+            if (start >= last.first && start <= last.second && end > last.second) {
+                const uint64_t added = end - last.second;
+                last.second = end;
+                return added;
+            }
+        }
+        return insertSlow(start, end);
+    }
     uint64_t insert(uint64_t v) { return insert(v, v + 1); }
     // Removes [start, end).
     void remove(uint64_t start, uint64_t end);
     // Removes every value below v.
     void removeBelow(uint64_t v) { remove(0, v); }
 
-    bool contains(uint64_t v) const;
+    bool contains(uint64_t v) const
+    {
+        // Replay checks ask about the newest packet numbers: the highest range first, inline.
+        if (!map_.empty()) {
+            const auto &last = *std::prev(map_.end());
+            if (v >= last.first)
+                return v < last.second;
+        }
+        return containsBelowHighest(v);
+    }
     // True if all of [start, end) is in the set.
     bool containsRange(uint64_t start, uint64_t end) const;
     bool isEmpty() const { return map_.empty(); }
@@ -58,6 +82,9 @@ public:
     RangeSet &operator=(RangeSet &&) noexcept = default;
 
 private:
+    uint64_t insertSlow(uint64_t start, uint64_t end);
+    bool containsBelowHighest(uint64_t v) const;
+
     Map map_;
     // The common updates (a range trimmed from below, an ACK frame's set cleared and refilled per
     // packet) would otherwise free a node and allocate one.

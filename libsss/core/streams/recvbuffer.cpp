@@ -103,6 +103,11 @@ void RecvBuffer::consume(qint64 n)
             n = 0;
         }
     }
+    afterConsume();
+}
+
+void RecvBuffer::afterConsume()
+{
     // Drained: give the list's block back, so an idle stream that has been read holds none (a busy
     // stream pays one allocation per drained read, not one per segment). Once the FIN is in, nothing
     // more comes: the block stays for recycle(), and the next stream's first segment (a request's)
@@ -120,9 +125,18 @@ QByteArray RecvBuffer::read(qint64 maxBytes)
     const qint64 n = std::min(maxBytes, bytesAvailable());
     if (n <= 0)
         return QByteArray();
-    const QByteArray &front = inOrder_.front();
+    QByteArray &front = inOrder_.front();
     QByteArray out;
-    if (front.size() >= n) {
+    if (front.size() == n) {
+        // A whole segment (a request, an answer): handed over as it is, not as a slice of itself.
+        out = std::move(front);
+        inOrder_.removeFirst();
+        readOffset_ += uint64_t(n);
+        buffered_ -= n;
+        afterConsume();
+        return out;
+    }
+    if (front.size() > n) {
         out = sharedSlice(front, 0, n);
     } else {
         out = QByteArray(n, Qt::Uninitialized);

@@ -55,6 +55,7 @@ public:
 
 private:
     void consume(qint64 n);
+    void afterConsume(); // the list's block and the boundaries once readOffset_ has moved
 
     // [readOffset_, contiguousEnd_) in order: in-order arrival (the common case) is an append, not a
     // map node per segment. The front may be a slice narrowed by partial reads.

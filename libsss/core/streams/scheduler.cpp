@@ -44,77 +44,53 @@ void PriorityScheduler::unlink(Node *n)
         spareLevel_.erase(levels_, lit);
 }
 
-void PriorityScheduler::setActive(uint64_t id, int priority)
+void PriorityScheduler::setActive(Node &n, int priority)
 {
-    Node *n = last_ && last_->id == id ? last_ : nullptr;
-    if (!n) {
-        auto it = nodes_.find(id);
-        if (it == nodes_.end()) {
-            it = spareNode_.insert(nodes_, id, Node {id, priority});
-            last_ = &it->second;
-            link(last_);
-            return;
-        }
-        n = last_ = &it->second;
+    if (!n.active) {
+        n.active = true;
+        n.priority = priority;
+        ++size_;
+        link(&n);
+        return;
     }
-    if (n->priority == priority)
+    if (n.priority == priority)
         return;
-    unlink(n);
-    n->priority = priority;
-    link(n);
+    unlink(&n);
+    n.priority = priority;
+    link(&n);
 }
 
-void PriorityScheduler::remove(uint64_t id)
+void PriorityScheduler::remove(Node &n)
 {
-    auto it = nodes_.find(id);
-    if (it == nodes_.end())
+    if (!n.active)
         return;
-    if (last_ == &it->second)
-        last_ = nullptr;
-    unlink(&it->second);
-    spareNode_.erase(nodes_, it);
+    unlink(&n);
+    n.active = false;
+    --size_;
 }
 
-std::optional<int> PriorityScheduler::priorityOf(uint64_t id) const
+PriorityScheduler::Node *PriorityScheduler::front() const
 {
-    auto it = nodes_.find(id);
-    if (it == nodes_.end())
-        return std::nullopt;
-    return it->second.priority;
+    return levels_.empty() ? nullptr : levels_.begin()->second.head;
 }
 
-std::optional<uint64_t> PriorityScheduler::front() const
+void PriorityScheduler::rotate(Node &n)
 {
-    if (levels_.empty() || !levels_.begin()->second.head)
-        return std::nullopt;
-    return levels_.begin()->second.head->id;
-}
-
-void PriorityScheduler::rotate(uint64_t id)
-{
-    // Alone at the front (one bulk stream): nothing to move, no lookups.
-    if (!levels_.empty()) {
-        const Level &top = levels_.begin()->second;
-        if (top.head && top.head == top.tail && top.head->id == id)
-            return;
-    }
-    auto it = nodes_.find(id);
-    if (it == nodes_.end())
+    if (!n.active)
         return;
-    Node *n = &it->second;
-    Level &l = n->level->second;
-    if (l.tail == n)
-        return;
+    Level &l = n.level->second;
+    if (l.tail == &n)
+        return; // alone or last already (one bulk stream): nothing to move
     // Unlink within the level (it stays non-empty) and append.
-    if (n->prev)
-        n->prev->next = n->next;
+    if (n.prev)
+        n.prev->next = n.next;
     else
-        l.head = n->next;
-    n->next->prev = n->prev;
-    n->prev = l.tail;
-    n->next = nullptr;
-    l.tail->next = n;
-    l.tail = n;
+        l.head = n.next;
+    n.next->prev = n.prev;
+    n.prev = l.tail;
+    n.next = nullptr;
+    l.tail->next = &n;
+    l.tail = &n;
 }
 
 std::optional<int> PriorityScheduler::highestPriority() const
@@ -126,9 +102,16 @@ std::optional<int> PriorityScheduler::highestPriority() const
 
 void PriorityScheduler::clear()
 {
-    nodes_.clear();
+    for (auto &[priority, l] : levels_) {
+        for (Node *n = l.head; n;) {
+            Node *next = n->next;
+            n->active = false;
+            n->prev = n->next = nullptr;
+            n = next;
+        }
+    }
     levels_.clear();
-    last_ = nullptr;
+    size_ = 0;
 }
 
 } // namespace sss::core

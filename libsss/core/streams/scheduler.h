@@ -8,63 +8,57 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <unordered_map>
 
 namespace sss::core {
 
-// HIGHER integer priority is served FIRST; ids of equal priority take turns (round robin).
-// Every operation is O(1) plus one hash lookup, except changing level membership (O(log levels)).
+// HIGHER integer priority is served FIRST; nodes of equal priority take turns (round robin).
+// Intrusive: the scheduled objects (a session's streams) carry their Node, so activating and
+// retiring one is a relink, without a table of its own to insert into, search and erase from (a
+// request/response stream is activated and retired once per request, on the critical path).
+// Every operation is O(1), except changing level membership (O(log levels)). A node must be
+// removed before it is destroyed or moved.
 class PriorityScheduler
 {
-public:
-    // Inserts id at the back of its level, or moves it to the back of a new level. Re-activating
-    // with the same priority keeps its place (no queue jumping, no lost turn).
-    void setActive(uint64_t id, int priority);
-    void remove(uint64_t id);
-    bool isActive(uint64_t id) const { return nodes_.count(id) != 0; }
-    // Whether setActive(id, priority) would change nothing. The last activated id is answered
-    // without a lookup: a stream is typically activated by each of its writes and its FIN.
-    bool isActiveAt(uint64_t id, int priority) const
-    {
-        if (last_ && last_->id == id)
-            return last_->priority == priority;
-        const auto it = nodes_.find(id);
-        return it != nodes_.end() && it->second.priority == priority;
-    }
-    bool isEmpty() const { return nodes_.empty(); }
-    qsizetype size() const { return qsizetype(nodes_.size()); }
-    std::optional<int> priorityOf(uint64_t id) const;
+    struct Level;
+    using Levels = std::map<int, Level, std::greater<int>>;
 
-    std::optional<uint64_t> front() const; // who should send next
-    void rotate(uint64_t id); // id got its quantum: move to the back of its level
+public:
+    struct Node {
+        int priority = 0;
+        bool active = false;
+        Node *prev = nullptr;
+        Node *next = nullptr;
+        Levels::iterator level {}; // while active (a level lives as long as it has nodes)
+    };
+
+    // Inserts n at the back of its level, or moves it to the back of a new level. Re-activating
+    // with the same priority keeps its place (no queue jumping, no lost turn).
+    void setActive(Node &n, int priority);
+    void remove(Node &n);
+    static bool isActive(const Node &n) { return n.active; }
+    // Whether setActive(n, priority) would change nothing.
+    static bool isActiveAt(const Node &n, int priority) { return n.active && n.priority == priority; }
+    bool isEmpty() const { return size_ == 0; }
+    qsizetype size() const { return size_; }
+
+    Node *front() const; // who should send next
+    void rotate(Node &n); // n got its quantum: move to the back of its level
     std::optional<int> highestPriority() const;
-    void clear();
+    void clear(); // every node becomes inactive
 
 private:
-    struct Node;
     struct Level {
         Node *head = nullptr;
         Node *tail = nullptr;
-    };
-    using Levels = std::map<int, Level, std::greater<int>>;
-    struct Node {
-        uint64_t id;
-        int priority;
-        Node *prev = nullptr;
-        Node *next = nullptr;
-        Levels::iterator level {}; // while linked (a level lives as long as it has nodes)
     };
 
     void link(Node *n); // at the back of its level (created if needed)
     void unlink(Node *n); // drops the level if it becomes empty, unless it is the only one
 
-    std::unordered_map<uint64_t, Node> nodes_; // node addresses are stable across rehashing
     Levels levels_; // no empty level, except an only one
-    // One freed node of each container is kept for the next insertion: a request/response stream
-    // is activated and retired once each, which would otherwise cost two malloc/free pairs.
-    SpareNode<std::unordered_map<uint64_t, Node>> spareNode_;
+    qsizetype size_ = 0;
+    // One freed level node is kept for the next insertion (a level emptied beside another one).
     SpareNode<Levels> spareLevel_;
-    Node *last_ = nullptr; // the node setActive() last touched, while it is active
 };
 
 } // namespace sss::core

@@ -265,12 +265,13 @@ void BM_SchedulerRotate(benchmark::State &state)
 {
     const int n = int(state.range(0));
     PriorityScheduler s;
-    for (int i = 0; i < n; ++i)
-        s.setActive(uint64_t(i) * 4, 0);
+    std::vector<PriorityScheduler::Node> nodes(static_cast<size_t>(n));
+    for (PriorityScheduler::Node &node : nodes)
+        s.setActive(node, 0);
     for (auto _ : state) {
-        const std::optional<uint64_t> id = s.front();
-        s.rotate(*id);
-        benchmark::DoNotOptimize(id);
+        PriorityScheduler::Node *front = s.front();
+        s.rotate(*front);
+        benchmark::DoNotOptimize(front);
     }
     state.SetItemsProcessed(int64_t(state.iterations()));
 }
@@ -283,14 +284,16 @@ void BM_SchedulerChurn(benchmark::State &state)
     const int n = int(state.range(0));
     PriorityScheduler s;
     std::mt19937 rng(7);
+    // n + 1 nodes: the one just removed is reactivated next (as a recycled stream state is).
+    std::vector<PriorityScheduler::Node> nodes(static_cast<size_t>(n) + 1);
     for (int i = 0; i < n; ++i)
-        s.setActive(uint64_t(i) * 4, int(rng() % 8));
-    uint64_t next = uint64_t(n) * 4;
+        s.setActive(nodes[size_t(i)], int(rng() % 8));
+    PriorityScheduler::Node *spare = &nodes[size_t(n)];
     for (auto _ : state) {
-        const std::optional<uint64_t> id = s.front();
-        s.remove(*id);
-        s.setActive(next, int(rng() % 8));
-        next += 4;
+        PriorityScheduler::Node *front = s.front();
+        s.remove(*front);
+        s.setActive(*spare, int(rng() % 8));
+        spare = front;
     }
     if (s.size() != n)
         state.SkipWithError("scheduler lost or gained streams");
