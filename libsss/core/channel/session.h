@@ -81,57 +81,61 @@ struct StreamNode : PriorityScheduler::Node {
 };
 
 struct StreamState {
+    // (Members are grouped by size, flags last, so that padding does not grow the memory per idle
+    // stream; sss-bench-scale reports it.)
     StreamHandle handle = 0;
     quint64 wireId = 0;
     StreamHandle parent = 0; // 0 for top-level
     quint64 parentWireId = 0;
-    wire::StreamKind kind = wire::StreamKind::Stream;
-    bool local = false; // opened by us
-    bool topLevel = false;
     QString service, protocol;
-
-    int priority = 0;
     quint64 priorityVersion = 0;
     StreamNode sched; // removed from the scheduler before the state is recycled or freed
-    bool priorityQueued = false;
 
     // send direction
     SendBuffer send;
     SendCredit credit {0};
-    bool openAcked = false; // the peer has acknowledged a frame carrying our open information
-    bool openSent = false;
-    bool blockedByStreamLimit = false;
-    bool resetQueued = false, resetSent = false, resetAcked = false;
     quint64 resetCode = 0;
-    bool sendShut = false; // shutdownWrite or reset done by the app
-    quint64 creditedSent = 0;
-    QByteArray datagramBuf; // datagram carriers: content accumulated as it arrives     // highest offset
-                            // counted against the peer's connection window
+    quint64 creditedSent = 0; // highest offset counted against the peer's connection window
+    QByteArray datagramBuf; // datagram carriers: content accumulated as it arrives
     quint64 ackedTotal = 0;
 
     // receive direction
     RecvBuffer recv;
     ReceiveWindow window {0, 0};
-    bool maxStreamDataQueued = false;
-    bool stopQueued = false, stopSent = false;
     quint64 stopCode = 0;
-    bool discarding = false; // shutdownRead / released: incoming data is thrown away
-    bool resetReceived = false;
-    bool finReported = false;
     quint64 creditedReceive = 0; // highest offset counted against the connection window
     quint64 creditedConsumed = 0; // bytes of this stream counted as consumed at connection level
 
     // application side
-    bool released = false;
-    bool acceptSubstreams = true;
-    bool connected = false; // client: ACCEPT received
     QList<StreamHandle> pendingChildren;
     QList<QByteArray> inDatagrams;
     QList<OutDatagram> outDatagrams; // QList: no allocation while empty (memory per idle stream)
     qint64 outDatagramBytes = 0;
+    Instant expiry = kNever; // ephemeral datagram carriers: reset if not delivered by then
+    int priority = 0;
     int childCount = 0;
     StreamError error = StreamError::NoError;
-    Instant expiry = kNever; // ephemeral datagram carriers: reset if not delivered by then
+    wire::StreamKind kind = wire::StreamKind::Stream;
+
+    bool local = false; // opened by us
+    bool topLevel = false;
+    bool priorityQueued = false;
+    // send direction
+    bool openAcked = false; // the peer has acknowledged a frame carrying our open information
+    bool openSent = false;
+    bool blockedByStreamLimit = false;
+    bool resetQueued = false, resetSent = false, resetAcked = false;
+    bool sendShut = false; // shutdownWrite or reset done by the app
+    // receive direction
+    bool maxStreamDataQueued = false;
+    bool stopQueued = false, stopSent = false;
+    bool discarding = false; // shutdownRead / released: incoming data is thrown away
+    bool resetReceived = false;
+    bool finReported = false;
+    // application side
+    bool released = false;
+    bool acceptSubstreams = true;
+    bool connected = false; // client: ACCEPT received
     bool readableEventQueued = false;
     bool datagramEventQueued = false;
     bool reclaimQueued = false; // in Session::reclaimQueue_
