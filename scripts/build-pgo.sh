@@ -2,7 +2,8 @@
 # A profile-guided build of SSS (GCC): configure BUILD_DIR with SSS_PGO=GENERATE, build an
 # instrumented sss-perf, train it on loopback (tests/bench/pgo-train.sh), then rebuild everything
 # with SSS_PGO=USE. The library is the same code; only its layout and inlining follow the profile.
-# Release by default; extra arguments go to cmake (e.g. -DSSS_BUILD_BENCH=ON).
+# The project's default build type (RelWithDebInfo) unless given; extra arguments go to cmake
+# (e.g. -DCMAKE_BUILD_TYPE=Release -DSSS_BUILD_BENCH=ON).
 #
 #   scripts/build-pgo.sh [BUILD_DIR] [cmake args...]      (default BUILD_DIR: build-pgo)
 set -euo pipefail
@@ -11,7 +12,7 @@ build=${1:-$root/build-pgo}
 [[ $# -gt 0 ]] && shift
 profile=$build/pgo-profile
 
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSSS_BUILD_TOOLS=ON -DSSS_PGO=GENERATE \
+cmake -S "$root" -B "$build" -G Ninja -DSSS_BUILD_TOOLS=ON -DSSS_PGO=GENERATE \
     -DSSS_PGO_DIR="$profile" "$@"
 rm -rf "$profile" # (a stale profile would be merged into the new one)
 cmake --build "$build" --target sss-perf
