@@ -74,26 +74,27 @@ void HostPrivate::pumpTransaction(core::StreamHandle h, Transaction &t)
 {
     if (t.delivered || !endpoint_)
         return;
-    const qint64 avail = endpoint_->bytesAvailable(h);
-    if (avail > 0) {
-        const qint64 limit = config.maxTransactionSize;
-        if (t.data.size() + avail > limit) {
-            if (t.incoming) {
-                endTransaction(h, true); // the requester sees its substream reset
-            } else {
-                failTransaction(h, Stream::Error::Cancelled);
-            }
-            return;
+    // A request that came in one packet is handed on as a slice of it, without a copy.
+    QByteArray chunk;
+    bool atEnd = false;
+    const qint64 room = config.maxTransactionSize - t.data.size();
+    const qint64 avail = endpoint_->readAll(h, room, chunk, atEnd);
+    if (avail > room) { // (nothing was read)
+        if (t.incoming) {
+            endTransaction(h, true); // the requester sees its substream reset
+        } else {
+            failTransaction(h, Stream::Error::Cancelled);
         }
-        // A request that came in one packet is handed on as a slice of it, without a copy.
-        QByteArray chunk = endpoint_->read(h, avail);
+        return;
+    }
+    if (avail > 0) {
         if (t.data.isEmpty())
             t.data = std::move(chunk);
         else
             t.data += chunk;
         requestFlush(); // (reading returns flow-control credit)
     }
-    if (!endpoint_->atEnd(h))
+    if (!atEnd)
         return;
     Stream *owner = t.owner;
     const QByteArray data = std::exchange(t.data, QByteArray());

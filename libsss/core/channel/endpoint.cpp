@@ -981,6 +981,21 @@ QByteArray Endpoint::read(StreamHandle h, qint64 maxSize)
     return s->read(d->shared.lastNow, *st, maxSize);
 }
 
+qint64 Endpoint::readAll(StreamHandle h, qint64 maxSize, QByteArray &out, bool &atEnd)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        atEnd = true;
+        return 0;
+    }
+    const qint64 avail = st->recv.bytesAvailable();
+    if (avail > 0 && avail <= maxSize)
+        out = s->read(d->shared.lastNow, *st, avail);
+    atEnd = st->recv.atEnd() || st->resetReceived;
+    return avail;
+}
+
 qint64 Endpoint::peek(StreamHandle h, char *data, qint64 maxSize) const
 {
     StreamState *st = d->resolve(h);
