@@ -77,12 +77,22 @@ public:
     bool isRealTime() const { return platform_ && platform_->isRealTime(); }
 
     // App commands went straight into the core; one coalesced flush per event-loop turn sends the result.
-    void requestFlush();
-    void drive();
+    // Inside a drive the drive's own loop sends it (or the idle hook, if a slot spins a nested event
+    // loop). Otherwise, or where the platform has no idle hook, post one coalesced drive; the posted
+    // drive is skipped if an inline one got there first. (Inline: slots call it per command.)
+    void requestFlush()
+    {
+        flushWanted_ = true;
+        if (!flushPosted_ && !(driveDepth_ > 0 && platformDefers_))
+            postFlush();
+    }
+    void postFlush();
+    // `start`: the input's time, if the platform just read the clock (the first round uses it).
+    void drive(const core::Instant *start = nullptr);
 
     // Platform inputs.
     void onDatagram(const core::SocketAddress &from, const char *data, qsizetype size);
-    void onBatchEnd() { drive(); }
+    void onBatchEnd(core::Instant receivedAt) { drive(&receivedAt); }
     void onTimeout();
     // The event loop is about to block: run what a slot left for the driver (nested event loops).
     void onIdle()
@@ -125,6 +135,7 @@ public:
     std::vector<core::Transmit> batch_; // reused across drives (see drive())
     static constexpr size_t kSendChunk = 48; // Transmits per platform send: one GSO run of <= 64 KB
     bool flushPosted_ = false;
+    bool platformDefers_ = false; // platform_->canDefer(), fixed for a platform
     int driveDepth_ = 0; // > 0 while drive() runs (nested loops inside slots nest it)
     HostGuard *guards_ = nullptr; // the drive's live guards, innermost first (see HostGuard)
     core::Instant driveNow_ {}; // see now()
