@@ -49,7 +49,7 @@ void HostPrivate::transactionEvent(const core::Event &e, Transaction &t)
         pumpTransaction(e.stream, t);
         break;
     case T::BytesAcked:
-        if (!t.unsent.isEmpty() && writeTransaction(e.stream, t)) {
+        if (!t.unsent.isEmpty() && writeTransaction(e.stream, t, QByteArray(t.unsent))) {
             if (t.incoming) // the whole reply is queued: the core finishes it in the background
                 endTransaction(e.stream, t, false);
             else
@@ -119,15 +119,16 @@ void HostPrivate::failTransaction(core::StreamHandle h, Stream::Error error)
         emit owner->requestFailed(h, error);
 }
 
-bool HostPrivate::writeTransaction(core::StreamHandle h, Transaction &t)
+bool HostPrivate::writeTransaction(core::StreamHandle h, Transaction &t, const QByteArray &data)
 {
-    const qint64 n = endpoint_->write(now(), h, t.unsent);
-    if (n >= t.unsent.size()) {
-        t.unsent = QByteArray();
+    // Kept in t.unsent only if the send buffer did not take it all (a small one always fits).
+    const qint64 n = data.isEmpty() ? 0 : endpoint_->write(now(), h, data);
+    if (n >= data.size()) {
+        if (!t.unsent.isNull())
+            t.unsent = QByteArray();
         return true;
     }
-    if (n > 0)
-        t.unsent = t.unsent.sliced(n); // (shares the caller's buffer)
+    t.unsent = n > 0 ? data.sliced(n) : data; // (shares the caller's buffer)
     return false;
 }
 
@@ -213,8 +214,7 @@ quint64 Stream::sendRequest(const QByteArray &request)
     HostPrivate::Transaction &t = hp->addTransaction(h);
     t.owner = this;
     ++d->transactions;
-    t.unsent = request;
-    if (request.isEmpty() || hp->writeTransaction(h, t))
+    if (hp->writeTransaction(h, t, request))
         ep->shutdownWrite(now, h);
     hp->requestFlush();
     return h;
@@ -242,8 +242,7 @@ bool Stream::sendReply(quint64 requestId, const QByteArray &reply)
         return false;
     }
     t->replied = true;
-    t->unsent = reply;
-    if (reply.isEmpty() || hp->writeTransaction(requestId, *t))
+    if (hp->writeTransaction(requestId, *t, reply))
         hp->endTransaction(requestId, *t, false); // queued whole: FIN follows, the core finishes it
     else
         hp->requestFlush(); // the rest follows as the send buffer drains (BytesAcked)
