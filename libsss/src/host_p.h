@@ -189,7 +189,7 @@ public:
     void transactionEvent(const core::Event &e, Transaction &t);
     void pumpTransaction(core::StreamHandle h, Transaction &t); // reads what arrived; delivers at the end
     void failTransaction(core::StreamHandle h, Stream::Error error);
-    // Writes data (t's request or reply, or its unsent rest); true once all is written.
+    // Writes data (t's request or reply, or its unsent rest); true once all is written, with the FIN.
     bool writeTransaction(core::StreamHandle h, Transaction &t, const QByteArray &data);
     void endTransaction(core::StreamHandle h, bool reset); // releases the handle, forgets it
     void endTransaction(core::StreamHandle h, Transaction &t, bool reset); // (its entry in hand)

@@ -52,8 +52,6 @@ void HostPrivate::transactionEvent(const core::Event &e, Transaction &t)
         if (!t.unsent.isEmpty() && writeTransaction(e.stream, t, QByteArray(t.unsent))) {
             if (t.incoming) // the whole reply is queued: the core finishes it in the background
                 endTransaction(e.stream, t, false);
-            else
-                endpoint_->shutdownWrite(now(), e.stream);
             requestFlush();
         }
         break;
@@ -121,8 +119,9 @@ void HostPrivate::failTransaction(core::StreamHandle h, Stream::Error error)
 
 bool HostPrivate::writeTransaction(core::StreamHandle h, Transaction &t, const QByteArray &data)
 {
-    // Kept in t.unsent only if the send buffer did not take it all (a small one always fits).
-    const qint64 n = data.isEmpty() ? 0 : endpoint_->write(now(), h, data);
+    // Kept in t.unsent only if the send buffer did not take it all (a small one always fits). The
+    // FIN goes with the last byte.
+    const qint64 n = endpoint_->writeFinal(now(), h, data);
     if (n >= data.size()) {
         if (!t.unsent.isNull())
             t.unsent = QByteArray();
@@ -146,9 +145,8 @@ void HostPrivate::endTransaction(core::StreamHandle h, Transaction &t, bool rese
         --StreamPrivate::get(owner)->transactions;
     if (!reset && driveDepth_ > 0 && endpoint_) {
         // A finished exchange inside a drive (a reply just queued, a reply just delivered): nothing
-        // about it has to go out before the answer does. Release it after the drive's send.
-        if (t.incoming)
-            endpoint_->shutdownWrite(now(), h); // the reply's FIN leaves with it (release() would add it)
+        // about it has to go out before the answer does. Release it after the drive's send. (The
+        // reply's FIN was queued with its last byte, writeTransaction().)
         t.ending = true;
         t.owner = nullptr; // (no longer the stream's: cancelRequest() and its close leave it alone)
         t.data = QByteArray();
@@ -214,8 +212,7 @@ quint64 Stream::sendRequest(const QByteArray &request)
     HostPrivate::Transaction &t = hp->addTransaction(h);
     t.owner = this;
     ++d->transactions;
-    if (hp->writeTransaction(h, t, request))
-        ep->shutdownWrite(now, h);
+    hp->writeTransaction(h, t, request); // (the rest, if any, as the send buffer drains)
     hp->requestFlush();
     return h;
 }

@@ -959,6 +959,16 @@ qint64 Endpoint::write(Instant now, StreamHandle h, const QByteArray &data, bool
     return d->writeTo(h, [&](Session &s, StreamState &st) { return s.write(now, st, data, endOfMessage); });
 }
 
+qint64 Endpoint::writeFinal(Instant now, StreamHandle h, const QByteArray &data)
+{
+    return d->writeTo(h, [&](Session &s, StreamState &st) {
+        const qint64 n = data.isEmpty() ? 0 : s.write(now, st, data, false);
+        if (n == data.size())
+            s.shutdownWrite(st);
+        return n;
+    });
+}
+
 qint64 Endpoint::read(StreamHandle h, char *data, qint64 maxSize)
 {
     Session *s = nullptr;

@@ -210,6 +210,9 @@ public:
     qint64 write(Instant now, StreamHandle s, const char *data, qint64 size, bool endOfMessage = false);
     // Zero-copy: the stream keeps a reference to `data` (implicit sharing) instead of copying it.
     qint64 write(Instant now, StreamHandle s, const QByteArray &data, bool endOfMessage = false);
+    // write() and, if that took all of data, shutdownWrite(): a whole message (a request, a reply)
+    // and its FIN in one call. Returns what write() would (0 for empty data, which only finishes).
+    qint64 writeFinal(Instant now, StreamHandle s, const QByteArray &data);
     qint64 read(StreamHandle s, char *data, qint64 maxSize);
     // Up to maxSize bytes as a slice of the received packet when they lie in one (no copy; the
     // slice keeps that receive buffer alive while it is held), else a copy.
