@@ -134,9 +134,10 @@ void HostPrivate::stop(bool emitSignals)
     batch_.clear();
     catchUp_.clear();
     requestCatchUp_.clear();
-    for (const auto &[h, t] : transactions_)
+    transactions_.forEach([](core::StreamHandle, const Transaction &t) {
         if (t.owner) // (an ended one waiting for its release has none)
             --StreamPrivate::get(t.owner)->transactions;
+    });
     transactions_.clear(); // their owners hear of the host in hostGone()
     endedTransactions_.clear();
     flushPosted_ = false;

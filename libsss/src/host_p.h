@@ -4,7 +4,7 @@
 #pragma once
 
 #include "channel/endpoint.h"
-#include "common/sparenode.h"
+#include "handletable_p.h"
 #include "platform_p.h"
 
 #include <QHash>
@@ -13,8 +13,6 @@
 #include <memory>
 #include <sss/host.h>
 #include <sss/stream.h>
-#include <unordered_map>
-#include <vector>
 
 namespace sss {
 
@@ -166,25 +164,14 @@ public:
         QByteArray data; // what arrived so far (delivered whole at the end of the substream)
         QByteArray unsent; // what write() has not taken yet (send buffer full)
     };
-    // One entry per transaction, inserted and erased once each per request: a map whose erased
-    // node is kept for the next insert (no allocation per request once warm).
-    using TransactionMap = std::unordered_map<core::StreamHandle, Transaction>;
-    TransactionMap transactions_;
-    core::SpareNode<TransactionMap> spareTransaction_;
-    Transaction &addTransaction(core::StreamHandle h)
-    {
-        return spareTransaction_.insert(transactions_, h, Transaction())->second;
-    }
-    void removeTransaction(core::StreamHandle h)
-    {
-        if (auto it = transactions_.find(h); it != transactions_.end())
-            spareTransaction_.erase(transactions_, it);
-    }
-    Transaction *findTransaction(core::StreamHandle h)
-    {
-        const auto it = transactions_.find(h);
-        return it == transactions_.end() ? nullptr : &it->second;
-    }
+    // One entry per transaction, inserted and erased once each per request and looked up per
+    // event (handletable_p.h). Entries move on insert and erase: hold a Transaction & only while
+    // nothing can add or remove one.
+    using TransactionTable = detail::HandleTable<Transaction>;
+    TransactionTable transactions_;
+    Transaction &addTransaction(core::StreamHandle h) { return transactions_.add(h); }
+    void removeTransaction(core::StreamHandle h) { transactions_.remove(h); }
+    Transaction *findTransaction(core::StreamHandle h) { return transactions_.find(h); }
     void acceptRequests(Stream *parent); // takes the parent's pending substreams as transactions
     void transactionEvent(const core::Event &e, Transaction &t);
     void pumpTransaction(core::StreamHandle h, Transaction &t); // reads what arrived; delivers at the end

@@ -181,9 +181,10 @@ bool HostPrivate::releaseEndedTransactions()
 void HostPrivate::dropTransactions(Stream *owner)
 {
     std::vector<core::StreamHandle> mine;
-    for (const auto &[h, t] : transactions_)
+    transactions_.forEach([&](core::StreamHandle h, const Transaction &t) {
         if (t.owner == owner)
             mine.push_back(h);
+    });
     for (core::StreamHandle h : mine)
         endTransaction(h, true);
 }
