@@ -122,11 +122,9 @@ void HostPrivate::stop(bool emitSignals)
         transmit();
     }
     // Streams first: they must never reach a dead endpoint.
-    const auto streams = streams_;
-    streams_.clear();
     QList<QPointer<Stream>> guarded;
-    for (Stream *s : streams)
-        guarded.append(s);
+    streams_.forEach([&](core::StreamHandle, Stream *s) { guarded.append(s); });
+    streams_.clear();
     if (platform_)
         platform_->driver_ = nullptr;
     endpoint_.reset();
@@ -309,10 +307,10 @@ void HostPrivate::dispatch(const core::Event &e)
         if (!guard)
             return;
         QList<QPointer<Stream>> affected;
-        for (Stream *s : std::as_const(streams_)) {
+        streams_.forEach([&](core::StreamHandle, Stream *s) {
             if (StreamPrivate::get(s)->peer == peer)
                 affected.append(s);
-        }
+        });
         for (const QPointer<Stream> &s : affected) {
             if (s)
                 emit s->linkStatusChanged(status);
@@ -340,7 +338,7 @@ void HostPrivate::dispatch(const core::Event &e)
     if (e.type == T::NewSubstream) {
         // The child waits in the core until the parent's owner calls acceptSubstream(), or is
         // taken at once as a transaction (listen(AcceptRequests)).
-        if (Stream *parent = streams_.value(e.parent)) {
+        if (Stream *parent = streamFor(e.parent)) {
             if (StreamPrivate::get(parent)->acceptRequests)
                 acceptRequests(parent);
             else
@@ -355,7 +353,7 @@ void HostPrivate::dispatch(const core::Event &e)
         }
     }
 
-    Stream *s = streams_.value(e.stream);
+    Stream *s = streamFor(e.stream);
     if (!s) {
         // Released by the application (the core finishes it in the background), or not accepted yet.
         if (e.type == T::Closed) {
@@ -442,7 +440,7 @@ bool HostPrivate::runCatchUps()
         streams.clear();
         streams.swap(requestCatchUp_);
         for (const core::StreamHandle h : streams) {
-            Stream *s = streams_.value(h);
+            Stream *s = streamFor(h);
             if (s && StreamPrivate::get(s)->acceptRequests)
                 acceptRequests(s);
             if (!guard)
@@ -467,7 +465,7 @@ void HostPrivate::postCatchUp(Stream *s)
 
 void HostPrivate::catchUp(core::StreamHandle h)
 {
-    Stream *s = streams_.value(h);
+    Stream *s = streamFor(h);
     if (!s || !endpoint_)
         return;
     StreamGuard guard(s);

@@ -100,16 +100,26 @@ public:
             drive();
     }
 
-    void registerStream(core::StreamHandle h, Stream *s) { streams_.insert(h, s); }
+    void registerStream(core::StreamHandle h, Stream *s)
+    {
+        if (Stream **known = streams_.find(h))
+            *known = s;
+        else
+            streams_.add(h) = s;
+    }
     // A Stream object appeared for a handle whose events may have been dispatched before (accepted
     // substream, connection taken later from a Server): on the next turn, replay the events kept
     // for it and announce what is already readable, so no signal is lost.
     void postCatchUp(Stream *s);
     void unregisterStream(core::StreamHandle h, Stream *s)
     {
-        auto it = streams_.find(h);
-        if (it != streams_.end() && it.value() == s)
-            streams_.erase(it);
+        if (Stream **known = streams_.find(h); known && *known == s)
+            streams_.remove(h);
+    }
+    Stream *streamFor(core::StreamHandle h)
+    {
+        Stream **s = streams_.find(h);
+        return s ? *s : nullptr;
     }
     bool registerServer(Server *server, const QString &service, const QString &protocol, QString *error);
     void unregisterServer(Server *server);
@@ -146,7 +156,7 @@ public:
     bool runCatchUps(); // the catch-ups; false if a slot deleted the Host
     void catchUp(core::StreamHandle h);
     bool flushWanted_ = false; // a command changed the core since the last drive
-    QHash<core::StreamHandle, Stream *> streams_;
+    detail::HandleTable<Stream *> streams_; // (looked up per event, like transactions_)
     QHash<QPair<QString, QString>, Server *> servers_;
     // State-changing events of handles without a Stream object yet (a substream not accepted yet).
     // Bounded: dropped wholesale past kMaxEarly entries (a peer flooding unaccepted substreams).
