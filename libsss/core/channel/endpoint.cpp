@@ -794,7 +794,9 @@ bool Endpoint::pollTransmit(Instant now, Transmit &out)
             return true;
     }
     d->readyIndex = 0;
-    setSize(out.bytes, 0);
+    // (A Transmit never filled has no buffer: resizing it would allocate, or fail to, every time.)
+    if (!out.bytes.isEmpty())
+        setSize(out.bytes, 0);
     return false;
 }
 
