@@ -30,7 +30,7 @@ public:
     {
         socket_->setReceiver([this](const core::SocketAddress &from, const QByteArray &bytes) {
             deliverDatagram(from, bytes.constData(), bytes.size());
-            deliverBatchEnd();
+            deliverBatchEnd(now());
             endOfTurn();
         });
     }

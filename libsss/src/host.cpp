@@ -21,10 +21,10 @@ void Platform::deliverDatagram(const core::SocketAddress &from, const char *data
         driver_->onDatagram(from, data, size);
 }
 
-void Platform::deliverBatchEnd()
+void Platform::deliverBatchEnd(core::Instant receivedAt)
 {
     if (driver_)
-        driver_->onBatchEnd();
+        driver_->onBatchEnd(receivedAt);
 }
 
 void Platform::deliverTimeout()
@@ -101,6 +101,7 @@ bool HostPrivate::start(std::unique_ptr<detail::Platform> platform)
     c.wallClockOffsetNs = platform->wallClockOffsetNs();
     platform_ = std::move(platform);
     platform_->driver_ = this;
+    platformDefers_ = platform_->canDefer();
     endpoint_ = std::make_unique<core::Endpoint>(*sid, c);
     if (auto random = platform_->randomSource())
         endpoint_->setRandomSource(std::move(random));
@@ -121,11 +122,9 @@ void HostPrivate::stop(bool emitSignals)
         transmit();
     }
     // Streams first: they must never reach a dead endpoint.
-    const auto streams = streams_;
-    streams_.clear();
     QList<QPointer<Stream>> guarded;
-    for (Stream *s : streams)
-        guarded.append(s);
+    streams_.forEach([&](core::StreamHandle, Stream *s) { guarded.append(s); });
+    streams_.clear();
     if (platform_)
         platform_->driver_ = nullptr;
     endpoint_.reset();
@@ -133,9 +132,10 @@ void HostPrivate::stop(bool emitSignals)
     batch_.clear();
     catchUp_.clear();
     requestCatchUp_.clear();
-    for (const auto &[h, t] : transactions_)
+    transactions_.forEach([](core::StreamHandle, const Transaction &t) {
         if (t.owner) // (an ended one waiting for its release has none)
             --StreamPrivate::get(t.owner)->transactions;
+    });
     transactions_.clear(); // their owners hear of the host in hostGone()
     endedTransactions_.clear();
     flushPosted_ = false;
@@ -149,15 +149,9 @@ void HostPrivate::stop(bool emitSignals)
     }
 }
 
-void HostPrivate::requestFlush()
+void HostPrivate::postFlush()
 {
-    flushWanted_ = true;
-    if (flushPosted_ || !platform_)
-        return;
-    // Inside a drive the drive's own loop sends it (or the idle hook, if a slot spins a nested event
-    // loop). Otherwise, or where the platform has no idle hook, post one coalesced drive; the posted
-    // drive is skipped if an inline one got there first.
-    if (driveDepth_ > 0 && platform_->canDefer())
+    if (!platform_)
         return;
     flushPosted_ = true;
     platform_->post([this] {
@@ -178,11 +172,12 @@ void HostPrivate::onTimeout()
 {
     if (!endpoint_)
         return;
-    endpoint_->handleTimeout(platform_->now());
-    drive();
+    const core::Instant t = platform_->now();
+    endpoint_->handleTimeout(t);
+    drive(&t);
 }
 
-void HostPrivate::drive()
+void HostPrivate::drive(const core::Instant *start)
 {
     if (!endpoint_)
         return;
@@ -195,7 +190,8 @@ void HostPrivate::drive()
     HostGuard guard(this);
     ++driveDepth_;
     for (int round = 0; round < 4 && endpoint_; ++round) {
-        driveNow_ = platform_->now();
+        // (The first round goes on at the input's time: a clock read less per request.)
+        driveNow_ = round == 0 && start ? *start : platform_->now();
         driveNowValid_ = true;
         flushWanted_ = false;
         if (hasCatchUps() && !runCatchUps())
@@ -266,15 +262,17 @@ void HostPrivate::deliverEvents(bool sendAnswers)
         }
     }
     core::Event e;
-    while (endpoint_ && endpoint_->pollEvent(e)) {
-        // The answer a slot just wrote leaves now, before the events that follow it (the request's
-        // readChannelFinished, its end): their slots (deleteLater(), bookkeeping) are then not
-        // between the request and its answer. Answers to several streams in one datagram each leave
-        // in their own packet; under load (sendAnswers false) they share packets.
+    while (endpoint_) {
+        // The answer a slot just wrote leaves now, before the events that follow it are even polled
+        // (the request's readChannelFinished, its end): their slots (deleteLater(), bookkeeping) are
+        // then not between the request and its answer. Answers to several streams in one datagram
+        // each leave in their own packet; under load (sendAnswers false) they share packets.
         if (sendAnswers && flushWanted_) {
             flushWanted_ = false;
             transmit();
         }
+        if (!endpoint_->pollEvent(e))
+            break;
         dispatch(e);
         if (!guard)
             return;
@@ -309,10 +307,10 @@ void HostPrivate::dispatch(const core::Event &e)
         if (!guard)
             return;
         QList<QPointer<Stream>> affected;
-        for (Stream *s : std::as_const(streams_)) {
+        streams_.forEach([&](core::StreamHandle, Stream *s) {
             if (StreamPrivate::get(s)->peer == peer)
                 affected.append(s);
-        }
+        });
         for (const QPointer<Stream> &s : affected) {
             if (s)
                 emit s->linkStatusChanged(status);
@@ -340,7 +338,7 @@ void HostPrivate::dispatch(const core::Event &e)
     if (e.type == T::NewSubstream) {
         // The child waits in the core until the parent's owner calls acceptSubstream(), or is
         // taken at once as a transaction (listen(AcceptRequests)).
-        if (Stream *parent = streams_.value(e.parent)) {
+        if (Stream *parent = streamFor(e.parent)) {
             if (StreamPrivate::get(parent)->acceptRequests)
                 acceptRequests(parent);
             else
@@ -355,7 +353,7 @@ void HostPrivate::dispatch(const core::Event &e)
         }
     }
 
-    Stream *s = streams_.value(e.stream);
+    Stream *s = streamFor(e.stream);
     if (!s) {
         // Released by the application (the core finishes it in the background), or not accepted yet.
         if (e.type == T::Closed) {
@@ -442,7 +440,7 @@ bool HostPrivate::runCatchUps()
         streams.clear();
         streams.swap(requestCatchUp_);
         for (const core::StreamHandle h : streams) {
-            Stream *s = streams_.value(h);
+            Stream *s = streamFor(h);
             if (s && StreamPrivate::get(s)->acceptRequests)
                 acceptRequests(s);
             if (!guard)
@@ -467,7 +465,7 @@ void HostPrivate::postCatchUp(Stream *s)
 
 void HostPrivate::catchUp(core::StreamHandle h)
 {
-    Stream *s = streams_.value(h);
+    Stream *s = streamFor(h);
     if (!s || !endpoint_)
         return;
     StreamGuard guard(s);

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "channel/endpoint.h"
-#include "common/sparenode.h"
+#include "handletable_p.h"
 #include "platform_p.h"
 
 #include <QHash>
@@ -13,8 +13,6 @@
 #include <memory>
 #include <sss/host.h>
 #include <sss/stream.h>
-#include <unordered_map>
-#include <vector>
 
 namespace sss {
 
@@ -77,12 +75,22 @@ public:
     bool isRealTime() const { return platform_ && platform_->isRealTime(); }
 
     // App commands went straight into the core; one coalesced flush per event-loop turn sends the result.
-    void requestFlush();
-    void drive();
+    // Inside a drive the drive's own loop sends it (or the idle hook, if a slot spins a nested event
+    // loop). Otherwise, or where the platform has no idle hook, post one coalesced drive; the posted
+    // drive is skipped if an inline one got there first. (Inline: slots call it per command.)
+    void requestFlush()
+    {
+        flushWanted_ = true;
+        if (!flushPosted_ && !(driveDepth_ > 0 && platformDefers_))
+            postFlush();
+    }
+    void postFlush();
+    // `start`: the input's time, if the platform just read the clock (the first round uses it).
+    void drive(const core::Instant *start = nullptr);
 
     // Platform inputs.
     void onDatagram(const core::SocketAddress &from, const char *data, qsizetype size);
-    void onBatchEnd() { drive(); }
+    void onBatchEnd(core::Instant receivedAt) { drive(&receivedAt); }
     void onTimeout();
     // The event loop is about to block: run what a slot left for the driver (nested event loops).
     void onIdle()
@@ -92,16 +100,26 @@ public:
             drive();
     }
 
-    void registerStream(core::StreamHandle h, Stream *s) { streams_.insert(h, s); }
+    void registerStream(core::StreamHandle h, Stream *s)
+    {
+        if (Stream **known = streams_.find(h))
+            *known = s;
+        else
+            streams_.add(h) = s;
+    }
     // A Stream object appeared for a handle whose events may have been dispatched before (accepted
     // substream, connection taken later from a Server): on the next turn, replay the events kept
     // for it and announce what is already readable, so no signal is lost.
     void postCatchUp(Stream *s);
     void unregisterStream(core::StreamHandle h, Stream *s)
     {
-        auto it = streams_.find(h);
-        if (it != streams_.end() && it.value() == s)
-            streams_.erase(it);
+        if (Stream **known = streams_.find(h); known && *known == s)
+            streams_.remove(h);
+    }
+    Stream *streamFor(core::StreamHandle h)
+    {
+        Stream **s = streams_.find(h);
+        return s ? *s : nullptr;
     }
     bool registerServer(Server *server, const QString &service, const QString &protocol, QString *error);
     void unregisterServer(Server *server);
@@ -125,6 +143,7 @@ public:
     std::vector<core::Transmit> batch_; // reused across drives (see drive())
     static constexpr size_t kSendChunk = 48; // Transmits per platform send: one GSO run of <= 64 KB
     bool flushPosted_ = false;
+    bool platformDefers_ = false; // platform_->canDefer(), fixed for a platform
     int driveDepth_ = 0; // > 0 while drive() runs (nested loops inside slots nest it)
     HostGuard *guards_ = nullptr; // the drive's live guards, innermost first (see HostGuard)
     core::Instant driveNow_ {}; // see now()
@@ -137,7 +156,7 @@ public:
     bool runCatchUps(); // the catch-ups; false if a slot deleted the Host
     void catchUp(core::StreamHandle h);
     bool flushWanted_ = false; // a command changed the core since the last drive
-    QHash<core::StreamHandle, Stream *> streams_;
+    detail::HandleTable<Stream *> streams_; // (looked up per event, like transactions_)
     QHash<QPair<QString, QString>, Server *> servers_;
     // State-changing events of handles without a Stream object yet (a substream not accepted yet).
     // Bounded: dropped wholesale past kMaxEarly entries (a peer flooding unaccepted substreams).
@@ -155,30 +174,20 @@ public:
         QByteArray data; // what arrived so far (delivered whole at the end of the substream)
         QByteArray unsent; // what write() has not taken yet (send buffer full)
     };
-    // One entry per transaction, inserted and erased once each per request: a map whose erased
-    // node is kept for the next insert (no allocation per request once warm).
-    using TransactionMap = std::unordered_map<core::StreamHandle, Transaction>;
-    TransactionMap transactions_;
-    core::SpareNode<TransactionMap> spareTransaction_;
-    Transaction &addTransaction(core::StreamHandle h)
-    {
-        return spareTransaction_.insert(transactions_, h, Transaction())->second;
-    }
-    void removeTransaction(core::StreamHandle h)
-    {
-        if (auto it = transactions_.find(h); it != transactions_.end())
-            spareTransaction_.erase(transactions_, it);
-    }
-    Transaction *findTransaction(core::StreamHandle h)
-    {
-        const auto it = transactions_.find(h);
-        return it == transactions_.end() ? nullptr : &it->second;
-    }
+    // One entry per transaction, inserted and erased once each per request and looked up per
+    // event (handletable_p.h). Entries move on insert and erase: hold a Transaction & only while
+    // nothing can add or remove one.
+    using TransactionTable = detail::HandleTable<Transaction>;
+    TransactionTable transactions_;
+    Transaction &addTransaction(core::StreamHandle h) { return transactions_.add(h); }
+    void removeTransaction(core::StreamHandle h) { transactions_.remove(h); }
+    Transaction *findTransaction(core::StreamHandle h) { return transactions_.find(h); }
     void acceptRequests(Stream *parent); // takes the parent's pending substreams as transactions
     void transactionEvent(const core::Event &e, Transaction &t);
     void pumpTransaction(core::StreamHandle h, Transaction &t); // reads what arrived; delivers at the end
     void failTransaction(core::StreamHandle h, Stream::Error error);
-    bool writeTransaction(core::StreamHandle h, Transaction &t); // true once all is written
+    // Writes data (t's request or reply, or its unsent rest); true once all is written, with the FIN.
+    bool writeTransaction(core::StreamHandle h, Transaction &t, const QByteArray &data);
     void endTransaction(core::StreamHandle h, bool reset); // releases the handle, forgets it
     void endTransaction(core::StreamHandle h, Transaction &t, bool reset); // (its entry in hand)
     // Transactions that ended normally inside a drive: released after the drive's send, so the

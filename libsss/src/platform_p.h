@@ -45,9 +45,10 @@ public:
 
 protected:
     // Inputs into the Host's driver. A batch is any number of datagrams followed by one
-    // deliverBatchEnd(), which flushes the core's output once.
+    // deliverBatchEnd(), which flushes the core's output once; `receivedAt` is the time the batch's
+    // datagrams were delivered with (now() during the batch).
     void deliverDatagram(const core::SocketAddress &from, const char *data, qsizetype size);
-    void deliverBatchEnd();
+    void deliverBatchEnd(core::Instant receivedAt);
     void deliverTimeout();
     void deliverIdle();
 

@@ -49,11 +49,9 @@ void HostPrivate::transactionEvent(const core::Event &e, Transaction &t)
         pumpTransaction(e.stream, t);
         break;
     case T::BytesAcked:
-        if (!t.unsent.isEmpty() && writeTransaction(e.stream, t)) {
+        if (!t.unsent.isEmpty() && writeTransaction(e.stream, t, QByteArray(t.unsent))) {
             if (t.incoming) // the whole reply is queued: the core finishes it in the background
                 endTransaction(e.stream, t, false);
-            else
-                endpoint_->shutdownWrite(now(), e.stream);
             requestFlush();
         }
         break;
@@ -74,26 +72,27 @@ void HostPrivate::pumpTransaction(core::StreamHandle h, Transaction &t)
 {
     if (t.delivered || !endpoint_)
         return;
-    const qint64 avail = endpoint_->bytesAvailable(h);
-    if (avail > 0) {
-        const qint64 limit = config.maxTransactionSize;
-        if (t.data.size() + avail > limit) {
-            if (t.incoming) {
-                endTransaction(h, true); // the requester sees its substream reset
-            } else {
-                failTransaction(h, Stream::Error::Cancelled);
-            }
-            return;
+    // A request that came in one packet is handed on as a slice of it, without a copy.
+    QByteArray chunk;
+    bool atEnd = false;
+    const qint64 room = config.maxTransactionSize - t.data.size();
+    const qint64 avail = endpoint_->readAll(h, room, chunk, atEnd);
+    if (avail > room) { // (nothing was read)
+        if (t.incoming) {
+            endTransaction(h, true); // the requester sees its substream reset
+        } else {
+            failTransaction(h, Stream::Error::Cancelled);
         }
-        // A request that came in one packet is handed on as a slice of it, without a copy.
-        QByteArray chunk = endpoint_->read(h, avail);
+        return;
+    }
+    if (avail > 0) {
         if (t.data.isEmpty())
             t.data = std::move(chunk);
         else
             t.data += chunk;
         requestFlush(); // (reading returns flow-control credit)
     }
-    if (!endpoint_->atEnd(h))
+    if (!atEnd)
         return;
     Stream *owner = t.owner;
     const QByteArray data = std::exchange(t.data, QByteArray());
@@ -118,15 +117,17 @@ void HostPrivate::failTransaction(core::StreamHandle h, Stream::Error error)
         emit owner->requestFailed(h, error);
 }
 
-bool HostPrivate::writeTransaction(core::StreamHandle h, Transaction &t)
+bool HostPrivate::writeTransaction(core::StreamHandle h, Transaction &t, const QByteArray &data)
 {
-    const qint64 n = endpoint_->write(now(), h, t.unsent);
-    if (n >= t.unsent.size()) {
-        t.unsent = QByteArray();
+    // Kept in t.unsent only if the send buffer did not take it all (a small one always fits). The
+    // FIN goes with the last byte.
+    const qint64 n = endpoint_->writeFinal(now(), h, data);
+    if (n >= data.size()) {
+        if (!t.unsent.isNull())
+            t.unsent = QByteArray();
         return true;
     }
-    if (n > 0)
-        t.unsent = t.unsent.sliced(n); // (shares the caller's buffer)
+    t.unsent = n > 0 ? data.sliced(n) : data; // (shares the caller's buffer)
     return false;
 }
 
@@ -144,9 +145,8 @@ void HostPrivate::endTransaction(core::StreamHandle h, Transaction &t, bool rese
         --StreamPrivate::get(owner)->transactions;
     if (!reset && driveDepth_ > 0 && endpoint_) {
         // A finished exchange inside a drive (a reply just queued, a reply just delivered): nothing
-        // about it has to go out before the answer does. Release it after the drive's send.
-        if (t.incoming)
-            endpoint_->shutdownWrite(now(), h); // the reply's FIN leaves with it (release() would add it)
+        // about it has to go out before the answer does. Release it after the drive's send. (The
+        // reply's FIN was queued with its last byte, writeTransaction().)
         t.ending = true;
         t.owner = nullptr; // (no longer the stream's: cancelRequest() and its close leave it alone)
         t.data = QByteArray();
@@ -181,9 +181,10 @@ bool HostPrivate::releaseEndedTransactions()
 void HostPrivate::dropTransactions(Stream *owner)
 {
     std::vector<core::StreamHandle> mine;
-    for (const auto &[h, t] : transactions_)
+    transactions_.forEach([&](core::StreamHandle h, const Transaction &t) {
         if (t.owner == owner)
             mine.push_back(h);
+    });
     for (core::StreamHandle h : mine)
         endTransaction(h, true);
 }
@@ -212,9 +213,7 @@ quint64 Stream::sendRequest(const QByteArray &request)
     HostPrivate::Transaction &t = hp->addTransaction(h);
     t.owner = this;
     ++d->transactions;
-    t.unsent = request;
-    if (request.isEmpty() || hp->writeTransaction(h, t))
-        ep->shutdownWrite(now, h);
+    hp->writeTransaction(h, t, request); // (the rest, if any, as the send buffer drains)
     hp->requestFlush();
     return h;
 }
@@ -241,8 +240,7 @@ bool Stream::sendReply(quint64 requestId, const QByteArray &reply)
         return false;
     }
     t->replied = true;
-    t->unsent = reply;
-    if (reply.isEmpty() || hp->writeTransaction(requestId, *t))
+    if (hp->writeTransaction(requestId, *t, reply))
         hp->endTransaction(requestId, *t, false); // queued whole: FIN follows, the core finishes it
     else
         hp->requestFlush(); // the rest follows as the send buffer drains (BytesAcked)

@@ -21,8 +21,10 @@ UdpPlatform::UdpPlatform()
             deliverDatagram(from, data, size);
         },
         [this] {
+            // (A wake-up that received nothing has no batch time: read the clock.)
+            const core::Instant at = inBatch_ ? batchNow_ : core::Clock::now();
             inBatch_ = false;
-            deliverBatchEnd();
+            deliverBatchEnd(at);
         });
     // Lets the driver keep work requested inside its own run instead of posting it (see canDefer()).
     if (auto *dispatcher = QAbstractEventDispatcher::instance()) {

@@ -794,7 +794,9 @@ bool Endpoint::pollTransmit(Instant now, Transmit &out)
             return true;
     }
     d->readyIndex = 0;
-    setSize(out.bytes, 0);
+    // (A Transmit never filled has no buffer: resizing it would allocate, or fail to, every time.)
+    if (!out.bytes.isEmpty())
+        setSize(out.bytes, 0);
     return false;
 }
 
@@ -959,6 +961,16 @@ qint64 Endpoint::write(Instant now, StreamHandle h, const QByteArray &data, bool
     return d->writeTo(h, [&](Session &s, StreamState &st) { return s.write(now, st, data, endOfMessage); });
 }
 
+qint64 Endpoint::writeFinal(Instant now, StreamHandle h, const QByteArray &data)
+{
+    return d->writeTo(h, [&](Session &s, StreamState &st) {
+        const qint64 n = data.isEmpty() ? 0 : s.write(now, st, data, false);
+        if (n == data.size())
+            s.shutdownWrite(st);
+        return n;
+    });
+}
+
 qint64 Endpoint::read(StreamHandle h, char *data, qint64 maxSize)
 {
     Session *s = nullptr;
@@ -979,6 +991,21 @@ QByteArray Endpoint::read(StreamHandle h, qint64 maxSize)
         return QByteArray();
     }
     return s->read(d->shared.lastNow, *st, maxSize);
+}
+
+qint64 Endpoint::readAll(StreamHandle h, qint64 maxSize, QByteArray &out, bool &atEnd)
+{
+    Session *s = nullptr;
+    StreamState *st = d->resolve(h, &s);
+    if (!st) {
+        atEnd = true;
+        return 0;
+    }
+    const qint64 avail = st->recv.bytesAvailable();
+    if (avail > 0 && avail <= maxSize)
+        out = s->read(d->shared.lastNow, *st, avail);
+    atEnd = st->recv.atEnd() || st->resetReceived;
+    return avail;
 }
 
 qint64 Endpoint::peek(StreamHandle h, char *data, qint64 maxSize) const

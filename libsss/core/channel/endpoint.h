@@ -210,10 +210,17 @@ public:
     qint64 write(Instant now, StreamHandle s, const char *data, qint64 size, bool endOfMessage = false);
     // Zero-copy: the stream keeps a reference to `data` (implicit sharing) instead of copying it.
     qint64 write(Instant now, StreamHandle s, const QByteArray &data, bool endOfMessage = false);
+    // write() and, if that took all of data, shutdownWrite(): a whole message (a request, a reply)
+    // and its FIN in one call. Returns what write() would (0 for empty data, which only finishes).
+    qint64 writeFinal(Instant now, StreamHandle s, const QByteArray &data);
     qint64 read(StreamHandle s, char *data, qint64 maxSize);
     // Up to maxSize bytes as a slice of the received packet when they lie in one (no copy; the
     // slice keeps that receive buffer alive while it is held), else a copy.
     QByteArray read(StreamHandle s, qint64 maxSize);
+    // Everything available, if that is at most maxSize bytes (else nothing is read), and whether
+    // the stream is then atEnd(). Returns bytesAvailable() as it was before the read. One handle
+    // lookup for what a whole-message reader (a transaction) would ask with three calls.
+    qint64 readAll(StreamHandle s, qint64 maxSize, QByteArray &out, bool &atEnd);
     qint64 peek(StreamHandle s, char *data, qint64 maxSize) const;
     qint64 bytesAvailable(StreamHandle s) const;
     qint64 bytesToWrite(StreamHandle s) const;
