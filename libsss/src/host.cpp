@@ -347,7 +347,7 @@ void HostPrivate::dispatch(const core::Event &e)
         return;
     }
     if (!transactions_.empty()) {
-        if (Transaction *t = findTransaction(e.stream)) {
+        if (Transaction *t = transactions_.find(e.stream)) {
             transactionEvent(e, *t);
             return;
         }

@@ -177,11 +177,7 @@ public:
     // One entry per transaction, inserted and erased once each per request and looked up per
     // event (handletable_p.h). Entries move on insert and erase: hold a Transaction & only while
     // nothing can add or remove one.
-    using TransactionTable = detail::HandleTable<Transaction>;
-    TransactionTable transactions_;
-    Transaction &addTransaction(core::StreamHandle h) { return transactions_.add(h); }
-    void removeTransaction(core::StreamHandle h) { transactions_.remove(h); }
-    Transaction *findTransaction(core::StreamHandle h) { return transactions_.find(h); }
+    detail::HandleTable<Transaction> transactions_;
     void acceptRequests(Stream *parent); // takes the parent's pending substreams as transactions
     void transactionEvent(const core::Event &e, Transaction &t);
     void pumpTransaction(core::StreamHandle h, Transaction &t); // reads what arrived; delivers at the end

@@ -19,7 +19,7 @@ void HostPrivate::acceptRequests(Stream *parent)
         const core::StreamHandle h = endpoint_->acceptSubstream(pd->handle);
         if (!h)
             return;
-        Transaction &t = addTransaction(h);
+        Transaction &t = transactions_.add(h);
         t.owner = parent;
         t.incoming = true;
         ++pd->transactions;
@@ -107,7 +107,7 @@ void HostPrivate::pumpTransaction(core::StreamHandle h, Transaction &t)
 
 void HostPrivate::failTransaction(core::StreamHandle h, Stream::Error error)
 {
-    Transaction *t = findTransaction(h);
+    Transaction *t = transactions_.find(h);
     if (!t || t->ending)
         return;
     Stream *owner = t->owner;
@@ -133,7 +133,7 @@ bool HostPrivate::writeTransaction(core::StreamHandle h, Transaction &t, const Q
 
 void HostPrivate::endTransaction(core::StreamHandle h, bool reset)
 {
-    if (Transaction *t = findTransaction(h))
+    if (Transaction *t = transactions_.find(h))
         endTransaction(h, *t, reset);
 }
 
@@ -155,7 +155,7 @@ void HostPrivate::endTransaction(core::StreamHandle h, Transaction &t, bool rese
         requestFlush(); // the reply just queued leaves before the next event (or from a nested loop)
         return;
     }
-    removeTransaction(h); // (t is gone)
+    transactions_.remove(h); // (t is gone)
     if (!endpoint_)
         return;
     const core::Instant at = now();
@@ -170,7 +170,7 @@ bool HostPrivate::releaseEndedTransactions()
     bool flush = false;
     const core::Instant t = now();
     for (core::StreamHandle h : endedTransactions_) { // (release() emits nothing: no re-entry)
-        removeTransaction(h);
+        transactions_.remove(h);
         if (endpoint_ && endpoint_->release(t, h))
             flush = true;
     }
@@ -210,7 +210,7 @@ quint64 Stream::sendRequest(const QByteArray &request)
         d->failFromCore("sendRequest");
         return 0;
     }
-    HostPrivate::Transaction &t = hp->addTransaction(h);
+    HostPrivate::Transaction &t = hp->transactions_.add(h);
     t.owner = this;
     ++d->transactions;
     hp->writeTransaction(h, t, request); // (the rest, if any, as the send buffer drains)
@@ -233,7 +233,7 @@ bool Stream::sendReply(quint64 requestId, const QByteArray &reply)
         d->usable("sendReply"); // (sets HostDestroyed or HostNotBound)
         return false;
     }
-    HostPrivate::Transaction *t = hp->findTransaction(requestId);
+    HostPrivate::Transaction *t = hp->transactions_.find(requestId);
     if (!t || t->owner != this || !t->incoming || !t->delivered || t->replied) {
         d->setError(Error::InvalidArgument,
                     QStringLiteral("No request %1 is waiting for a reply on this stream").arg(requestId));
@@ -258,7 +258,7 @@ bool Stream::cancelRequest(quint64 requestId)
     HostPrivate *hp = d->hostPrivate();
     if (!hp)
         return false;
-    HostPrivate::Transaction *t = hp->findTransaction(requestId);
+    HostPrivate::Transaction *t = hp->transactions_.find(requestId);
     if (!t || t->owner != this)
         return false;
     hp->endTransaction(requestId, *t, true);

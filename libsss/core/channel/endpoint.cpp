@@ -1004,7 +1004,7 @@ qint64 Endpoint::readAll(StreamHandle h, qint64 maxSize, QByteArray &out, bool &
     const qint64 avail = st->recv.bytesAvailable();
     if (avail > 0 && avail <= maxSize)
         out = s->read(d->shared.lastNow, *st, avail);
-    atEnd = st->recv.atEnd() || st->resetReceived;
+    atEnd = st->readAtEnd();
     return avail;
 }
 
@@ -1058,7 +1058,7 @@ qint64 Endpoint::pendingMessageSize(StreamHandle h) const
 bool Endpoint::atEnd(StreamHandle h) const
 {
     StreamState *st = d->resolve(h);
-    return !st || st->recv.atEnd() || st->resetReceived;
+    return !st || st->readAtEnd();
 }
 
 bool Endpoint::writeDatagram(Instant now, StreamHandle h, const QByteArray &data, const DatagramOptions &opts)

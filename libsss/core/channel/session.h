@@ -145,7 +145,8 @@ struct StreamState {
         // A cleared (reset) send buffer reports everything acked: only the reset's own ack counts then.
         return resetAcked || (!resetQueued && send.isFinished() && send.allAcked() && (openAcked || !local));
     }
-    bool recvDone() const { return resetReceived || recv.atEnd() || (discarding && recv.finReceived()); }
+    bool readAtEnd() const { return recv.atEnd() || resetReceived; } // what the application sees
+    bool recvDone() const { return readAtEnd() || (discarding && recv.finReceived()); }
     // Back to a new stream's state for reuse, dropping the data it still references (slices pin
     // receive slabs) but keeping the send and receive lists' storage.
     void recycle()
