@@ -671,7 +671,10 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     if (budget < kShortHeaderSize + crypto::PacketProtection::kTagSize + 16)
         return false;
     const qsizetype packetSize = std::min(maxSize, budget);
-    const qsizetype maxPayload = packetSize - kShortHeaderSize - crypto::PacketProtection::kTagSize;
+    // A whole number of 16-byte blocks: AES-GCM (libsodium) seals and opens a partial last block
+    // ~100 instructions slower, per packet and side. 1,200 instead of 1,203 bytes costs 0.25% payload.
+    const qsizetype maxPayload
+        = (packetSize - kShortHeaderSize - crypto::PacketProtection::kTagSize) & ~qsizetype(15);
 
     // Reuse the caller's buffer: resize(0) keeps its capacity unless someone still shares it (then
     // it detaches, leaving their copy intact), so steady sending does not allocate per packet.
