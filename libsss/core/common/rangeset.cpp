@@ -154,7 +154,7 @@ uint64_t RangeSet::totalCount() const
     return n;
 }
 
-void RangeSet::keepHighest(int n)
+void RangeSet::dropLowest(int n)
 {
     while (int(map_.size()) > n)
         spare_.erase(map_, map_.begin());

@@ -59,8 +59,13 @@ public:
     Map::const_reverse_iterator rbegin() const { return map_.rbegin(); }
     Map::const_reverse_iterator rend() const { return map_.rend(); }
 
-    // Keeps only the `n` highest ranges (bounds memory of ack state).
-    void keepHighest(int n);
+    // Keeps only the `n` highest ranges (bounds memory of ack state). (The check inline: asked per
+    // packet received, rarely with anything to drop.)
+    void keepHighest(int n)
+    {
+        if (int(map_.size()) > n)
+            dropLowest(n);
+    }
 
     friend bool operator==(const RangeSet &a, const RangeSet &b) { return a.map_ == b.map_; }
 
@@ -91,6 +96,7 @@ private:
     uint64_t insertSlow(uint64_t start, uint64_t end);
     uint64_t insertSlowImpl(uint64_t start, uint64_t end);
     void removeImpl(uint64_t start, uint64_t end);
+    void dropLowest(int keep);
     void updateLast() { last_ = map_.empty() ? nullptr : &*std::prev(map_.end()); }
     bool containsBelowHighest(uint64_t v) const;
 

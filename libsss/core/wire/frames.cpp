@@ -90,14 +90,11 @@ quint64 writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int 
     return largest;
 }
 
-qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const OpenInfo *open)
+qsizetype openInfoSize(const OpenInfo &open)
 {
-    qsizetype n = 1 + varintSize(id) + varintSize(offset) + varintSize(quint64(length));
-    if (open) {
-        n += varintSize(open->parent) + varintSize(zigzag(open->priority)) + 1;
-        if (open->parent == 0)
-            n += stringSize(open->service) + stringSize(open->protocol);
-    }
+    qsizetype n = varintSize(open.parent) + varintSize(zigzag(open.priority)) + 1;
+    if (open.parent == 0)
+        n += stringSize(open.service) + stringSize(open.protocol);
     return n;
 }
 
