@@ -597,8 +597,7 @@ bool Channel::canSendData(Instant now, qsizetype size) const
 
 void Channel::maybeRekey(Instant now)
 {
-    if (packetsSinceRekey_ < ep_.config.rekeyAfterPackets && now - lastRekey_ < ep_.config.rekeyAfterTime)
-        return;
+    // (The caller checked that the key is due for an update: that test runs per packet, inline.)
     // One update at a time: the peer must have acknowledged a packet of the current phase first.
     if (!anyAcked_ || largestAcked_ < firstPnInSendPhase_)
         return;
@@ -665,7 +664,9 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     if (state_ == State::Closing && !closeFrameQueued_)
         return false;
 
-    maybeRekey(now);
+    if (Q_UNLIKELY(packetsSinceRekey_ >= ep_.config.rekeyAfterPackets
+                   || now - lastRekey_ >= ep_.config.rekeyAfterTime))
+        maybeRekey(now);
     const qsizetype maxSize = ep_.config.maxDatagramSize;
     const qsizetype budget = amplificationBudget();
     if (budget < kShortHeaderSize + crypto::PacketProtection::kTagSize + 16)

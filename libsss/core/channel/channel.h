@@ -120,7 +120,7 @@ private:
     void setLossTimer(Instant now);
     Instant ptoDeadline() const;
     void pruneSent();
-    void maybeRekey(Instant now);
+    void maybeRekey(Instant now); // (called when the key is due for an update)
     SentPacket *sentPacket(quint64 pn);
     qsizetype amplificationBudget() const;
 
