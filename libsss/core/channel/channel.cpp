@@ -686,7 +686,13 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     }
     setSize(out, kShortHeaderSize);
     Writer w(out);
-    SentFrames frames;
+    // The record of what the packet carries is filled in place (no SentFrames to move into it),
+    // and dropped again if nothing is sent. (Its number is the next one: repeatForProbe() stops
+    // below it, sentPacket() is not asked about it before it is sent.)
+    Q_ASSERT(sent_.empty() || sent_.back().pn + 1 == nextPn_); // sentPacket() indexes by pn - front.pn
+    SentPacket &sp = sent_.emplace_back();
+    sp.pn = nextPn_;
+    SentFrames &frames = sp.frames;
     bool ackEliciting = false;
     quint64 ackLargest = 0;
 
@@ -740,6 +746,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
         }
         if (out.size() == kShortHeaderSize) {
             setSize(out, 0);
+            sent_.pop_back();
             return false;
         }
     }
@@ -755,15 +762,11 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     uint8_t *p = reinterpret_cast<uint8_t *>(hdr);
     sendKey_->seal(pn, p, kShortHeaderSize, p + kShortHeaderSize, size_t(plen), p + kShortHeaderSize);
 
-    Q_ASSERT(sent_.empty() || sent_.back().pn + 1 == pn); // sentPacket() indexes by pn - front.pn
-    SentPacket &sp = sent_.emplace_back(); // built in place: no SentPacket temporary to move
-    sp.pn = pn;
     sp.time = now;
     sp.bytes = quint32(out.size());
     sp.ackEliciting = ackEliciting;
     sp.inFlight = ackEliciting;
     sp.largestAckedInAck = ackLargest;
-    sp.frames = std::move(frames);
     if (ackEliciting) {
         cc_->onPacketSent(now, out.size(), bytesInFlight_);
         bytesInFlight_ += out.size();
