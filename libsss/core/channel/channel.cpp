@@ -641,13 +641,6 @@ void Channel::abandonInFlight()
     ackElicitingOutstanding_ = 0;
 }
 
-bool Channel::mayHaveMoreToSend() const
-{
-    return state_ != State::Established || ackPending_ || pingQueued_ || probesToSend_ > 0
-        || pathChallengePending_ || pathResponse_ || closeFrameQueued_
-        || (session_ && session_->hasPendingFrames());
-}
-
 bool Channel::pollTransmit(Instant now, Transmit &tx)
 {
     if (state_ == State::Closed)
