@@ -49,6 +49,7 @@ public:
     int rangeCount() const { return int(map_.size()); }
     std::optional<uint64_t> min() const;
     std::optional<uint64_t> max() const; // largest value contained
+    const Map::value_type *highest() const { return last_; } // the highest range, null if empty
     // End of the range that starts at or covers `from`, i.e. the first value >= from not contained.
     uint64_t contiguousEnd(uint64_t from) const;
     uint64_t totalCount() const;
