@@ -70,7 +70,12 @@ public:
     // After a packet: false only if another pollTransmit() now would certainly return nothing
     // (nothing queued at all), so the endpoint can drop the channel from its ready list without
     // polling it once more on the way to the send. Conservative: true whenever unsure.
-    bool mayHaveMoreToSend() const;
+    bool mayHaveMoreToSend() const // (inline: the endpoint asks after every packet sent)
+    {
+        return state_ != State::Established || ackPending_ || pingQueued_ || probesToSend_ > 0
+            || pathChallengePending_ || pathResponse_ || closeFrameQueued_
+            || (session_ && session_->hasPendingFrames());
+    }
     Instant nextTimeout() const;
     void close(Instant now, quint64 code, const QString &reason);
     bool isDead() const { return state_ == State::Closed; }
@@ -120,7 +125,7 @@ private:
     void setLossTimer(Instant now);
     Instant ptoDeadline() const;
     void pruneSent();
-    void maybeRekey(Instant now);
+    void maybeRekey(Instant now); // (called when the key is due for an update)
     SentPacket *sentPacket(quint64 pn);
     qsizetype amplificationBudget() const;
 

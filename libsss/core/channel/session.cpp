@@ -251,11 +251,6 @@ bool Session::hasSendable(const StreamState &s) const
     return s.send.hasSendable(limit);
 }
 
-quint64 Session::connAvailable() const
-{
-    return connCredit_.limit() > connSent_ ? connCredit_.limit() - connSent_ : 0;
-}
-
 void Session::activate(StreamState &s)
 {
     if (!channel_ || PriorityScheduler::isActiveAt(s.sched, s.priority))

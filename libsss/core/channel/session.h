@@ -263,7 +263,10 @@ private:
     void initStream(StreamState &s, quint64 wireId, bool local);
     void activate(StreamState &s);
     bool hasSendable(const StreamState &s) const;
-    quint64 connAvailable() const;
+    quint64 connAvailable() const // (inline: asked two or three times per packet filled)
+    {
+        return connCredit_.limit() > connSent_ ? connCredit_.limit() - connSent_ : 0;
+    }
     void queueControl(SentFrame::Kind k, quint64 stream);
     bool writeControl(Writer &w, qsizetype space, SentFrames &records, const SentFrame &c);
     bool handleStreamFrame(Instant now, const wire::StreamFrame &f);

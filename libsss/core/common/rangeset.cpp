@@ -9,19 +9,24 @@ void RangeSet::clear()
     if (!map_.empty())
         spare_.erase(map_, map_.begin());
     map_.clear();
+    last_ = nullptr;
 }
 
 uint64_t RangeSet::insertSlow(uint64_t start, uint64_t end)
+{
+    const uint64_t added = insertSlowImpl(start, end);
+    updateLast();
+    return added;
+}
+
+uint64_t RangeSet::insertSlowImpl(uint64_t start, uint64_t end)
 {
     if (start >= end)
         return 0;
     uint64_t added = end - start;
     // [start, end) touches the highest range without extending it (insert() took the extending case).
-    if (!map_.empty()) {
-        const auto last = std::prev(map_.end());
-        if (start >= last->first && start <= last->second && end <= last->second)
-            return 0;
-    }
+    if (last_ && start >= last_->first && start <= last_->second && end <= last_->second)
+        return 0;
     // First range that could touch [start, end): the one starting at or before start.
     auto it = map_.upper_bound(start);
     // Fast path (in-order packet numbers and stream offsets): extend the preceding range in place
@@ -58,6 +63,12 @@ uint64_t RangeSet::insertSlow(uint64_t start, uint64_t end)
 }
 
 void RangeSet::remove(uint64_t start, uint64_t end)
+{
+    removeImpl(start, end);
+    updateLast();
+}
+
+void RangeSet::removeImpl(uint64_t start, uint64_t end)
 {
     if (start >= end)
         return;
@@ -121,9 +132,9 @@ std::optional<uint64_t> RangeSet::min() const
 
 std::optional<uint64_t> RangeSet::max() const
 {
-    if (map_.empty())
+    if (!last_)
         return std::nullopt;
-    return map_.rbegin()->second - 1;
+    return last_->second - 1;
 }
 
 uint64_t RangeSet::contiguousEnd(uint64_t from) const
@@ -143,10 +154,12 @@ uint64_t RangeSet::totalCount() const
     return n;
 }
 
-void RangeSet::keepHighest(int n)
+void RangeSet::dropLowest(int n)
 {
     while (int(map_.size()) > n)
         spare_.erase(map_, map_.begin());
+    if (map_.empty()) // (erasing from below leaves the highest range where it is otherwise)
+        last_ = nullptr;
 }
 
 } // namespace sss::core

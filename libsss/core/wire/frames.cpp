@@ -62,19 +62,20 @@ quint64 writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int 
 {
     Q_ASSERT(!ranges.isEmpty());
     const int count = std::min(ranges.rangeCount(), maxRanges);
+    const auto *top = ranges.highest(); // (the usual single range needs no map iterator)
     // Forward iterators stepped down: a reverse iterator steps its base on every dereference.
-    const auto top = std::prev(ranges.end());
+    const auto topIt = count > 1 ? std::prev(ranges.end()) : ranges.end();
     const quint64 largest = top->second - 1;
     const quint64 delay = std::min<quint64>(ackDelayMicros, kVarintMax);
     // Sized first, then written with one grow: every packet carries an ACK.
     auto forEachField = [&](auto &&put) {
-        auto it = top;
         put(quint64(FrameType::Ack));
         put(largest);
         put(delay);
         put(quint64(count - 1));
-        put(largest - it->first); // first range length - 1
-        quint64 smallest = it->first;
+        put(largest - top->first); // first range length - 1
+        auto it = topIt;
+        quint64 smallest = top->first;
         for (int i = 1; i < count; ++i) {
             --it;
             // gap: number of unacknowledged packets below `smallest` before this range, minus one
@@ -90,14 +91,11 @@ quint64 writeAck(Writer &w, const RangeSet &ranges, quint64 ackDelayMicros, int 
     return largest;
 }
 
-qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const OpenInfo *open)
+qsizetype openInfoSize(const OpenInfo &open)
 {
-    qsizetype n = 1 + varintSize(id) + varintSize(offset) + varintSize(quint64(length));
-    if (open) {
-        n += varintSize(open->parent) + varintSize(zigzag(open->priority)) + 1;
-        if (open->parent == 0)
-            n += stringSize(open->service) + stringSize(open->protocol);
-    }
+    qsizetype n = varintSize(open.parent) + varintSize(zigzag(open.priority)) + 1;
+    if (open.parent == 0)
+        n += stringSize(open.service) + stringSize(open.protocol);
     return n;
 }
 

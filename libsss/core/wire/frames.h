@@ -114,7 +114,13 @@ void writeStreamHeader(Writer &w, quint64 id, quint64 offset, qsizetype length, 
 // (one grow of the packet for the whole frame when there is no open info).
 char *writeStreamFrame(Writer &w, quint64 id, quint64 offset, qsizetype length, bool fin, bool msgEnd,
                        const OpenInfo *open);
-qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const OpenInfo *open);
+qsizetype openInfoSize(const OpenInfo &open);
+// (Inline: sized for every packet of stream data.)
+inline qsizetype streamHeaderSize(quint64 id, quint64 offset, qsizetype length, const OpenInfo *open)
+{
+    const qsizetype n = 1 + varintSize(id) + varintSize(offset) + varintSize(quint64(length));
+    return open ? n + openInfoSize(*open) : n;
+}
 void writeDatagramHeader(Writer &w, quint64 stream, quint64 id, quint64 total, quint64 offset, qsizetype len);
 qsizetype datagramHeaderSize(quint64 stream, quint64 id, quint64 total, quint64 offset, qsizetype len);
 void writeClose(Writer &w, quint64 code, const QString &reason);

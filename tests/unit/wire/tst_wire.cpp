@@ -792,6 +792,20 @@ void tst_Wire::rangeSetRandomized()
                         model.erase(v);
                 s.keepHighest(k);
             }
+            if (step % 37 == 36) {
+                // Copies and moves carry the cached highest range along; a moved-from set is empty.
+                RangeSet copy(s);
+                RangeSet moved(std::move(copy));
+                QVERIFY(copy.isEmpty() && !copy.max() && !copy.contains(top));
+                s = RangeSet();
+                s = std::move(moved);
+                RangeSet assigned;
+                assigned = s;
+                s = assigned;
+            } else if (step % 61 == 60) {
+                s.clear();
+                model.clear();
+            }
             // Invariants: sorted, non-empty, disjoint and non-adjacent ranges.
             quint64 prevEnd = 0;
             bool first = true;
