@@ -24,10 +24,11 @@ void HostPrivate::acceptRequests(Stream *parent)
         t.incoming = true;
         ++pd->transactions;
         // Events that came before this (the substream was pending) were kept for a Stream object.
-        const QList<core::Event> early = early_.take(h);
         bool failed = false;
-        for (const core::Event &e : early)
-            failed = failed || e.type == core::Event::Type::Error;
+        if (!early_.isEmpty()) {
+            for (const core::Event &e : early_.take(h))
+                failed = failed || e.type == core::Event::Type::Error;
+        }
         if (failed) {
             endTransaction(h, true); // the peer gave up on it before we saw it: nothing to report
             continue;

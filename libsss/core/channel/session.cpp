@@ -634,6 +634,14 @@ void Session::adoptChild(StreamState &parent, StreamState &s)
     }
 }
 
+// A request or an answer that arrives whole queues its Readable and Finished right after its
+// stream's previous event: they share its slot (EventQueue::fold), a flag instead of a slot each.
+inline void Session::queueStreamEvent(Event::Type t, StreamState &s)
+{
+    if (!ep_.events.fold(t, s.handle, s.parent))
+        emitStreamEvent(t, s);
+}
+
 bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
 {
     bool violation = false;
@@ -696,7 +704,7 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
     // Finished means "no more data will come": only once everything up to the final size is here.
     if (s->recv.finReceived() && !s->finReported && s->recv.receivedContiguous() == *s->recv.finalSize()) {
         s->finReported = true;
-        emitStreamEvent(Event::Type::Finished, *s);
+        queueStreamEvent(Event::Type::Finished, *s);
     }
     maybeReclaim(*s);
     return true;
@@ -1196,7 +1204,7 @@ void Session::noteReadable(StreamState &s)
     if (s.readableEventQueued || s.released || s.kind != StreamKind::Stream)
         return;
     s.readableEventQueued = true;
-    emitStreamEvent(Event::Type::Readable, s);
+    queueStreamEvent(Event::Type::Readable, s);
 }
 
 void Session::flushAckedRun()
