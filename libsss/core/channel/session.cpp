@@ -24,6 +24,11 @@ enum ParamId : quint64 {
 constexpr qsizetype kMinStreamFrameSpace = 24; // don't start a stream frame with less room than this
 // Received stream segments shorter than this are copied out of the receive slab instead of sliced.
 constexpr qsizetype kMinSharedSegment = 512;
+// (Out of line: most events carry no message, and the call would cost their queueing saved registers.)
+Q_NEVER_INLINE void setMessage(Event &e, const QString &message)
+{
+    e.message = message;
+}
 } // namespace
 
 QByteArray TransportParams::encode() const
@@ -1255,14 +1260,17 @@ void Session::noteBytesAcked(StreamState &s)
     ep_.events.push_back(std::move(e));
 }
 
-void Session::emitStreamEvent(Event::Type t, StreamState &s, StreamError err, const QString &msg)
+// (Out of line: inlined into queueStreamEvent, it would make the fold check save and restore six
+// registers around a few instructions.)
+Q_NEVER_INLINE void Session::emitStreamEvent(Event::Type t, StreamState &s, StreamError err,
+                                             const QString &msg)
 {
     Event &e = ep_.events.emplace(t);
     e.stream = s.handle;
     e.parent = s.parent;
     e.error = err;
     if (!msg.isNull())
-        e.message = msg;
+        setMessage(e, msg);
 }
 
 void Session::maybeReclaim(StreamState &s)

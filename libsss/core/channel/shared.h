@@ -44,10 +44,8 @@ public:
     void push_back(Event e) { emplace(e.type) = std::move(e); }
     Event &emplace(Event::Type t)
     {
-        if (end_ == items_.size()) {
-            ++end_;
-            return items_.emplace_back(t).event;
-        }
+        if (end_ == items_.size())
+            return append(t);
         Slot &slot = items_[end_++];
         reset(slot, t);
         return slot.event;
@@ -138,24 +136,32 @@ private:
         if (!from.isNull() || !to.isNull())
             to = std::move(from);
     }
+    // The hot path of emplace() (a reused slot whose strings takeFront moved out) calls nothing, so
+    // it saves no registers; the rest is out of line.
     static void reset(Slot &slot, Event::Type t)
     {
         Event &e = slot.event;
+        if (!e.peerId.isNull() || !e.service.isNull() || !e.protocol.isNull() || !e.message.isNull())
+            clearStrings(e);
         slot.then = 0;
         e.type = t;
         e.stream = e.parent = 0;
-        if (!e.peerId.isNull()) // (what takeFront moved out is null already)
-            e.peerId = QByteArray();
-        if (!e.service.isNull())
-            e.service = QString();
-        if (!e.protocol.isNull())
-            e.protocol = QString();
         e.error = StreamError::NoError;
-        if (!e.message.isNull())
-            e.message = QString();
         e.count = 0;
         e.value = 0;
         e.status = LinkStatus::Down;
+    }
+    Q_NEVER_INLINE static void clearStrings(Event &e)
+    {
+        e.peerId = QByteArray();
+        e.service = QString();
+        e.protocol = QString();
+        e.message = QString();
+    }
+    Q_NEVER_INLINE Event &append(Event::Type t)
+    {
+        ++end_;
+        return items_.emplace_back(t).event;
     }
 
     static constexpr size_t kKeep = 64;
