@@ -36,6 +36,7 @@ void HostPrivate::acceptRequests(Stream *parent)
         pumpTransaction(h, t); // what arrived with the open (a small request: all of it, and the FIN)
         if (!hostAlive || !parentAlive)
             return;
+        sendAnswer(); // (before looking for the next one)
     }
 }
 
@@ -150,8 +151,10 @@ void HostPrivate::endTransaction(core::StreamHandle h, Transaction &t, bool rese
         // reply's FIN was queued with its last byte, writeTransaction().)
         t.ending = true;
         t.owner = nullptr; // (no longer the stream's: cancelRequest() and its close leave it alone)
-        t.data = QByteArray();
-        t.unsent = QByteArray();
+        if (!t.data.isNull())
+            t.data = QByteArray();
+        if (!t.unsent.isNull())
+            t.unsent = QByteArray();
         endedTransactions_.push_back(h);
         requestFlush(); // the reply just queued leaves before the next event (or from a nested loop)
         return;
