@@ -262,21 +262,20 @@ void HostPrivate::deliverEvents(bool sendAnswers)
         }
     }
     core::Event e;
+    const bool outer = std::exchange(sendAnswers_, sendAnswers); // (a nested drive has its own)
     while (endpoint_) {
         // The answer a slot just wrote leaves now, before the events that follow it are even polled
         // (the request's readChannelFinished, its end): their slots (deleteLater(), bookkeeping) are
         // then not between the request and its answer. Answers to several streams in one datagram
         // each leave in their own packet; under load (sendAnswers false) they share packets.
-        if (sendAnswers && flushWanted_) {
-            flushWanted_ = false;
-            transmit();
-        }
+        sendAnswer();
         if (!endpoint_->pollEvent(e))
             break;
         dispatch(e);
         if (!guard)
             return;
     }
+    sendAnswers_ = outer;
 }
 
 static Host::LinkStatus toPublic(core::LinkStatus s)

@@ -134,6 +134,16 @@ public:
     bool tracing = false;
 
     void deliverEvents(bool sendAnswers = false);
+    // In a turn woken by a single datagram (deliverEvents(true)), what a slot just wrote leaves at
+    // once, before anything else is dispatched or looked at (acceptRequests: the next pending one).
+    bool sendAnswers_ = false;
+    void sendAnswer()
+    {
+        if (sendAnswers_ && flushWanted_ && endpoint_) { // (a slot may have closed the Host)
+            flushWanted_ = false;
+            transmit();
+        }
+    }
     void transmit(); // everything the core has to send, to the platform
     int batchDatagrams_ = 0; // datagrams delivered since the last drive
     void dispatch(const core::Event &e);

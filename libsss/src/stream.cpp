@@ -110,7 +110,7 @@ void StreamPrivate::setError(Stream::Error e, const QString &text)
     emit q->errorOccurred(e);
 }
 
-core::Endpoint *StreamPrivate::usable(const char *operation)
+core::Endpoint *StreamPrivate::unusable(const char *operation)
 {
     Q_UNUSED(operation);
     if (!host) {

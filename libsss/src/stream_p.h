@@ -41,7 +41,16 @@ public:
         return hp ? hp->endpoint() : nullptr;
     }
     // The endpoint if this stream is attached to a live stream; otherwise sets a misuse error.
-    core::Endpoint *usable(const char *operation);
+    // (Inline: every read, write and shutdown asks; the error report is out of line.)
+    core::Endpoint *usable(const char *operation)
+    {
+        HostPrivate *hp = hostPrivate();
+        core::Endpoint *ep = hp ? hp->endpoint() : nullptr;
+        if (Q_LIKELY(ep && handle))
+            return ep;
+        return unusable(operation);
+    }
+    core::Endpoint *unusable(const char *operation); // sets the error, returns nullptr
 
     // `knownPeer`: the parent's PeerId for a substream (same channel), saving the lookup.
     void attach(core::StreamHandle h, Stream::State initial, const PeerId *knownPeer = nullptr);

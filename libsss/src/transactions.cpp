@@ -24,10 +24,11 @@ void HostPrivate::acceptRequests(Stream *parent)
         t.incoming = true;
         ++pd->transactions;
         // Events that came before this (the substream was pending) were kept for a Stream object.
-        const QList<core::Event> early = early_.take(h);
         bool failed = false;
-        for (const core::Event &e : early)
-            failed = failed || e.type == core::Event::Type::Error;
+        if (!early_.isEmpty()) {
+            for (const core::Event &e : early_.take(h))
+                failed = failed || e.type == core::Event::Type::Error;
+        }
         if (failed) {
             endTransaction(h, true); // the peer gave up on it before we saw it: nothing to report
             continue;
@@ -35,6 +36,7 @@ void HostPrivate::acceptRequests(Stream *parent)
         pumpTransaction(h, t); // what arrived with the open (a small request: all of it, and the FIN)
         if (!hostAlive || !parentAlive)
             return;
+        sendAnswer(); // (before looking for the next one)
     }
 }
 
@@ -149,8 +151,10 @@ void HostPrivate::endTransaction(core::StreamHandle h, Transaction &t, bool rese
         // reply's FIN was queued with its last byte, writeTransaction().)
         t.ending = true;
         t.owner = nullptr; // (no longer the stream's: cancelRequest() and its close leave it alone)
-        t.data = QByteArray();
-        t.unsent = QByteArray();
+        if (!t.data.isNull())
+            t.data = QByteArray();
+        if (!t.unsent.isNull())
+            t.unsent = QByteArray();
         endedTransactions_.push_back(h);
         requestFlush(); // the reply just queued leaves before the next event (or from a nested loop)
         return;

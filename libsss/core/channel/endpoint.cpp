@@ -7,6 +7,7 @@
 #include "crypto/identity.h"
 #include "crypto/noise.h"
 
+#include <QtEndian>
 #include <algorithm>
 #include <map>
 #include <set>
@@ -48,10 +49,7 @@ const char *toString(StreamError e)
 namespace {
 quint64 be64(const char *p)
 {
-    quint64 v = 0;
-    for (int i = 0; i < 8; ++i)
-        v = (v << 8) | quint8(p[i]);
-    return v;
+    return qFromBigEndian<quint64>(p); // (one load and a byte swap; a byte loop is not folded into one)
 }
 } // namespace
 

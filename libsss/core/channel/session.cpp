@@ -24,6 +24,11 @@ enum ParamId : quint64 {
 constexpr qsizetype kMinStreamFrameSpace = 24; // don't start a stream frame with less room than this
 // Received stream segments shorter than this are copied out of the receive slab instead of sliced.
 constexpr qsizetype kMinSharedSegment = 512;
+// (Out of line: most events carry no message, and the call would cost their queueing saved registers.)
+Q_NEVER_INLINE void setMessage(Event &e, const QString &message)
+{
+    e.message = message;
+}
 } // namespace
 
 QByteArray TransportParams::encode() const
@@ -629,6 +634,14 @@ void Session::adoptChild(StreamState &parent, StreamState &s)
     }
 }
 
+// A request or an answer that arrives whole queues its Readable and Finished right after its
+// stream's previous event: they share its slot (EventQueue::fold), a flag instead of a slot each.
+inline void Session::queueStreamEvent(Event::Type t, StreamState &s)
+{
+    if (!ep_.events.fold(t, s.handle, s.parent))
+        emitStreamEvent(t, s);
+}
+
 bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
 {
     bool violation = false;
@@ -691,7 +704,7 @@ bool Session::handleStreamFrame(Instant now, const wire::StreamFrame &f)
     // Finished means "no more data will come": only once everything up to the final size is here.
     if (s->recv.finReceived() && !s->finReported && s->recv.receivedContiguous() == *s->recv.finalSize()) {
         s->finReported = true;
-        emitStreamEvent(Event::Type::Finished, *s);
+        queueStreamEvent(Event::Type::Finished, *s);
     }
     maybeReclaim(*s);
     return true;
@@ -1191,7 +1204,7 @@ void Session::noteReadable(StreamState &s)
     if (s.readableEventQueued || s.released || s.kind != StreamKind::Stream)
         return;
     s.readableEventQueued = true;
-    emitStreamEvent(Event::Type::Readable, s);
+    queueStreamEvent(Event::Type::Readable, s);
 }
 
 void Session::flushAckedRun()
@@ -1242,14 +1255,17 @@ void Session::noteBytesAcked(StreamState &s)
     ep_.events.push_back(std::move(e));
 }
 
-void Session::emitStreamEvent(Event::Type t, StreamState &s, StreamError err, const QString &msg)
+// (Out of line: inlined into queueStreamEvent, it would make the fold check save and restore six
+// registers around a few instructions.)
+Q_NEVER_INLINE void Session::emitStreamEvent(Event::Type t, StreamState &s, StreamError err,
+                                             const QString &msg)
 {
     Event &e = ep_.events.emplace(t);
     e.stream = s.handle;
     e.parent = s.parent;
     e.error = err;
     if (!msg.isNull())
-        e.message = msg;
+        setMessage(e, msg);
 }
 
 void Session::maybeReclaim(StreamState &s)

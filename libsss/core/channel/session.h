@@ -291,6 +291,7 @@ private:
     void applyStreamAck(StreamState &s, quint64 offset, quint64 length, bool fin); // one acked range
     void emitStreamEvent(Event::Type t, StreamState &s, StreamError e = StreamError::NoError,
                          const QString &msg = {});
+    void queueStreamEvent(Event::Type t, StreamState &s); // Readable or Finished: folded if it can be
     void reclaim(StreamState &s);
     quint64 localSide() const { return initiator_ ? 0 : 1; }
     bool isLocalId(quint64 id) const { return (id & 1) == localSide(); }

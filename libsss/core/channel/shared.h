@@ -29,6 +29,12 @@ struct HandleRef {
 // Event is ~150 bytes), and request/response traffic produces three or four per request. Slots
 // are reused, not destroyed and rebuilt: an event is written into a slot a delivered one left,
 // and handed out (takeFront) by moving only the strings it carries, which are rarely any.
+//
+// A request or an answer that arrives whole is reported by NewSubstream (a request), Readable and
+// Finished, queued one right after the other for the same stream while its packet is processed,
+// i.e. before the answer can be sent. fold() lets the Readable and the Finished that follow their
+// stream's event share its slot: the slot turns into the next one when the one before is popped.
+// pollEvent() sees exactly the same sequence; the queueing costs a flag instead of a slot each.
 class EventQueue
 {
 public:
@@ -38,21 +44,46 @@ public:
     void push_back(Event e) { emplace(e.type) = std::move(e); }
     Event &emplace(Event::Type t)
     {
-        if (end_ == items_.size()) {
-            ++end_;
-            return items_.emplace_back(t);
-        }
-        Event &e = items_[end_++];
-        reset(e, t);
-        return e;
+        if (end_ == items_.size())
+            return append(t);
+        Slot &slot = items_[end_++];
+        reset(slot, t);
+        return slot.event;
     }
-    Event &front() { return items_[head_]; }
+    // Queues the Readable or Finished event `t` of `stream` by folding it into the last queued
+    // event, if that is one of the same stream that it may directly follow (NewSubstream before
+    // Readable before Finished). False if it must be queued on its own.
+    bool fold(Event::Type t, StreamHandle stream, StreamHandle parent)
+    {
+        if (empty())
+            return false;
+        Slot &last = items_[end_ - 1];
+        if (last.event.stream != stream || last.event.parent != parent)
+            return false;
+        const quint8 bit = t == Event::Type::Readable ? kThenReadable : kThenFinished;
+        if (last.then) {
+            if (last.then >= bit) // (the same or a later one follows already)
+                return false;
+        } else if (!(last.event.type == Event::Type::NewSubstream
+                     || (last.event.type == Event::Type::Readable && bit == kThenFinished))) {
+            return false;
+        }
+        last.then |= bit;
+        return true;
+    }
+    Event &front() { return items_[head_].event; }
     void pop_front()
     {
+        Slot &first = items_[head_];
+        if (first.then) { // the next event shares this slot (fold())
+            first.event.type = first.then & kThenReadable ? Event::Type::Readable : Event::Type::Finished;
+            first.then &= quint8(first.then - 1); // (the lowest flag)
+            return;
+        }
         if (++head_ == end_) {
             // Keep a small array for the next turn; give back what a burst grew.
             if (items_.capacity() > kKeep)
-                items_ = std::vector<Event>();
+                items_ = std::vector<Slot>();
             head_ = end_ = 0;
         } else if (head_ >= 1024 && head_ * 2 >= end_) {
             // A consumer that never empties the queue: drop the consumed prefix now and then.
@@ -64,7 +95,7 @@ public:
     // Moves the front event into `out` and pops it.
     void takeFront(Event &out)
     {
-        Event &in = items_[head_];
+        Event &in = items_[head_].event;
         out.type = in.type;
         out.stream = in.stream;
         out.parent = in.parent;
@@ -93,32 +124,48 @@ private:
     };
     static_assert(sizeof(Event) == sizeof(Members),
                   "a new Event member must be handled by takeFront and reset");
+    static constexpr quint8 kThenReadable = 1, kThenFinished = 2; // (in the order they follow)
+    struct Slot {
+        explicit Slot(Event::Type t) : event(t) { }
+        Event event;
+        quint8 then = 0; // events folded into this slot, to follow it (kThen...)
+    };
     // Moving a null string still costs a swap and a destructor call: most events carry none.
     template<typename S> static void take(S &to, S &from)
     {
         if (!from.isNull() || !to.isNull())
             to = std::move(from);
     }
-    static void reset(Event &e, Event::Type t)
+    // The hot path of emplace() (a reused slot whose strings takeFront moved out) calls nothing, so
+    // it saves no registers; the rest is out of line.
+    static void reset(Slot &slot, Event::Type t)
     {
+        Event &e = slot.event;
+        if (!e.peerId.isNull() || !e.service.isNull() || !e.protocol.isNull() || !e.message.isNull())
+            clearStrings(e);
+        slot.then = 0;
         e.type = t;
         e.stream = e.parent = 0;
-        if (!e.peerId.isNull()) // (what takeFront moved out is null already)
-            e.peerId = QByteArray();
-        if (!e.service.isNull())
-            e.service = QString();
-        if (!e.protocol.isNull())
-            e.protocol = QString();
         e.error = StreamError::NoError;
-        if (!e.message.isNull())
-            e.message = QString();
         e.count = 0;
         e.value = 0;
         e.status = LinkStatus::Down;
     }
+    Q_NEVER_INLINE static void clearStrings(Event &e)
+    {
+        e.peerId = QByteArray();
+        e.service = QString();
+        e.protocol = QString();
+        e.message = QString();
+    }
+    Q_NEVER_INLINE Event &append(Event::Type t)
+    {
+        ++end_;
+        return items_.emplace_back(t).event;
+    }
 
     static constexpr size_t kKeep = 64;
-    std::vector<Event> items_; // [head_, end_) queued; slots past end_ are spare
+    std::vector<Slot> items_; // [head_, end_) queued; slots past end_ are spare
     size_t head_ = 0, end_ = 0;
 };
 

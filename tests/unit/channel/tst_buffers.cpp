@@ -111,6 +111,7 @@ private Q_SLOTS:
     void heldSlicesSurviveSlabReuse();
     void transmitBufferReuse();
     void eventQueueKeepsOrderAndGivesBackBursts();
+    void eventQueueFoldsAStreamsFollowingEvents();
     void responseEphemeralsPreparedAndNeverReused();
     void bytesAckedOncePerAck();
     void ackedRunsAcrossLossAndStreams();
@@ -196,6 +197,51 @@ void tst_ChannelBuffers::eventQueueKeepsOrderAndGivesBackBursts()
         QVERIFY(q.empty());
         QVERIFY2(q.capacity() <= 64, qPrintable(QString::number(q.capacity())));
     }
+}
+
+// A request that arrives whole queues NewSubstream, Readable and Finished for one stream in a row:
+// the two that follow share the first one's slot (EventQueue::fold), and the consumer still sees
+// the three in order. Nothing folds out of order, across streams, or into events that carry more.
+void tst_ChannelBuffers::eventQueueFoldsAStreamsFollowingEvents()
+{
+    using T = Event::Type;
+    EventQueue q;
+    QVERIFY(!q.fold(T::Readable, 5, 1)); // (empty)
+    Event &n = q.emplace(T::NewSubstream);
+    n.stream = 5;
+    n.parent = 1;
+    QVERIFY(!q.fold(T::Readable, 6, 1)); // another stream
+    QVERIFY(!q.fold(T::Readable, 5, 2)); // (another parent)
+    QVERIFY(q.fold(T::Readable, 5, 1));
+    QVERIFY(!q.fold(T::Readable, 5, 1)); // a second Readable is not coalesced here
+    QVERIFY(q.fold(T::Finished, 5, 1));
+    QVERIFY(!q.fold(T::Readable, 5, 1)); // would come before the Finished
+    QCOMPARE(q.size(), size_t(1));
+    Event &r = q.emplace(T::Readable); // another stream's, then its Finished folds into it
+    r.stream = 7;
+    QVERIFY(q.fold(T::Finished, 7, 0));
+    Event &a = q.emplace(T::BytesAcked); // carries a count: nothing folds into it
+    a.stream = 7;
+    QVERIFY(!q.fold(T::Finished, 7, 0));
+    q.emplace(T::Finished).stream = 7;
+
+    const std::vector<std::pair<T, StreamHandle>> expected {
+        {T::NewSubstream, 5}, {T::Readable, 5},   {T::Finished, 5}, {T::Readable, 7},
+        {T::Finished, 7},     {T::BytesAcked, 7}, {T::Finished, 7}};
+    for (const auto &[type, stream] : expected) {
+        QVERIFY(!q.empty());
+        Event e;
+        q.takeFront(e);
+        QCOMPARE(int(e.type), int(type));
+        QCOMPARE(e.stream, stream);
+        QCOMPARE(e.parent, StreamHandle(stream == 5 ? 1 : 0));
+    }
+    QVERIFY(q.empty());
+    // A reused slot starts with nothing folded into it.
+    q.emplace(T::NewSubstream).stream = 9;
+    QCOMPARE(q.size(), size_t(1));
+    q.pop_front();
+    QVERIFY(q.empty());
 }
 
 void tst_ChannelBuffers::heldSlicesSurviveSlabReuse_data()
