@@ -9,11 +9,11 @@
 
 namespace sss::detail {
 
-// Handles are handed out in sequence, so the live ones spread evenly over their low bits: an
-// open-addressed table indexed by them (linear probing, at most half full, backward-shift erase)
-// finds one in a probe or two, without hashing, nodes or a rehash check. Values move on add() and
-// remove(): a reference to one is valid until the next of those. Handle 0 (never valid) marks a
-// free slot; free slots hold a default T.
+// A handle's low bits are its slot in the core's handle table (core::SlotTable), so the live ones
+// differ in them and spread evenly: an open-addressed table indexed by them (linear probing, at
+// most half full, backward-shift erase) finds one in a probe or two, without hashing, nodes or a
+// rehash check. Values move on add() and remove(): a reference to one is valid until the next of
+// those. Handle 0 (never valid) marks a free slot; free slots hold a default T.
 template<typename T> class HandleTable
 {
 public:

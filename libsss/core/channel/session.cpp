@@ -199,7 +199,7 @@ void Session::initStream(StreamState &s, quint64 wireId, bool local)
     s.wireId = wireId;
     s.local = local;
     s.sched.stream = &s;
-    s.handle = ep_.newHandle(this, wireId, &s);
+    s.handle = ep_.newHandle(this, &s);
     s.credit = SendCredit(peer_.initialMaxStreamData);
     s.window = ReceiveWindow(ep_.config.initialStreamWindow, ep_.config.maxStreamWindow);
 }
@@ -1010,7 +1010,7 @@ bool Session::writeDatagram(Instant now, StreamState &s, const QByteArray &data,
     if (o.reliable || data.size() > ep_.config.unreliableDatagramLimit) {
         // Large or reliable: an ephemeral substream carrying the datagram, delivered whole or not at all.
         const StreamHandle h = openSubstream(now, s, StreamKind::Datagram);
-        StreamState &c = *stream(ep_.handles[h].wireId);
+        StreamState &c = *ep_.handles.find(h)->stream;
         c.expiry = o.expiry;
         if (c.expiry != kNever)
             expiring_.emplace(c.expiry, c.wireId);
@@ -1105,12 +1105,11 @@ void Session::release(StreamState &s)
     // non-const empty QList detach, allocating an array for nothing, twice per release.)
     const QList<StreamHandle> children = std::exchange(s.pendingChildren, {});
     for (StreamHandle h : children) {
-        auto it = ep_.handles.find(h);
-        if (it != ep_.handles.end())
-            if (StreamState *c = stream(it->second.wireId)) {
-                reset(*c, StreamError::SubstreamRefused, false);
-                c->released = true;
-            }
+        if (HandleRef *r = ep_.handles.find(h)) {
+            StreamState &c = *r->stream;
+            reset(c, StreamError::SubstreamRefused, false);
+            c.released = true;
+        }
     }
     if (s.error != StreamError::NoError || s.resetQueued) {
         reset(s, StreamError::Cancelled, false);
