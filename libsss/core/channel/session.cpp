@@ -101,8 +101,7 @@ Session::~Session()
 {
     if (!reclaimQueue_.empty())
         std::erase(ep_.reclaimPending, this);
-    for (auto &[id, s] : streams_)
-        ep_.dropHandle(s->handle);
+    streams_.forEach([this](quint64, std::unique_ptr<StreamState> &s) { ep_.dropHandle(s->handle); });
 }
 
 TransportParams Session::localParams(bool resume) const
@@ -126,9 +125,10 @@ void Session::setPeerParams(const TransportParams &p)
     if (first) {
         connCredit_.raise(p.initialMaxData);
         peerMaxStreams_ = std::max(peerMaxStreams_, p.initialMaxStreams);
-        for (auto &[id, s] : streams_)
+        streams_.forEach([&](quint64, std::unique_ptr<StreamState> &s) {
             if (s->local)
                 s->credit.raise(p.initialMaxStreamData);
+        });
     }
     // Streams opened before the peer's limits were known may now proceed.
     while (!blockedOpens_.empty() && (blockedOpens_.front() >> 1) < peerMaxStreams_) {
@@ -157,8 +157,7 @@ void Session::attachChannel(Channel *c)
     channelLostAt = kNever;
     reconnectAttempts = 0;
     nextReconnect = kNever;
-    for (auto &[id, s] : streams_)
-        activate(*s);
+    streams_.forEach([this](quint64, std::unique_ptr<StreamState> &s) { activate(*s); });
 }
 
 void Session::detachChannel()
@@ -171,25 +170,20 @@ StreamState *Session::stream(quint64 wireId)
     // Bulk transfer looks up the same stream for every packet sent and acked: skip the hash.
     if (wireId == lastStreamId_ && wireId != 0)
         return lastStream_;
-    auto it = streams_.find(wireId);
-    if (it == streams_.end())
+    const std::unique_ptr<StreamState> *s = streams_.find(wireId);
+    if (!s || !*s) // (id 0 finds a free entry)
         return nullptr;
     lastStreamId_ = wireId;
-    lastStream_ = it->second.get();
+    lastStream_ = s->get();
     return lastStream_;
 }
 
 StreamState &Session::createStream(quint64 wireId, bool local)
 {
-    if (!spareStream_.empty()) { // recycled by reclaim()
-        StreamState &ref = *spareStream_.kept();
-        spareStream_.reinsert(streams_, wireId);
-        initStream(ref, wireId, local);
-        return ref;
-    }
-    auto s = std::make_unique<StreamState>();
+    Q_ASSERT(wireId != 0);
+    std::unique_ptr<StreamState> &s = streams_.add(wireId);
+    s = spareStream_ ? std::move(spareStream_) : std::make_unique<StreamState>(); // (recycled by reclaim())
     StreamState &ref = *s;
-    streams_.emplace(wireId, std::move(s));
     initStream(ref, wireId, local);
     return ref;
 }
@@ -727,8 +721,7 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
         return handleStreamFrame(now, f.stream);
     case FrameType::MaxData:
         connCredit_.raise(f.a);
-        for (auto &[id, s] : streams_)
-            activate(*s);
+        streams_.forEach([this](quint64, std::unique_ptr<StreamState> &s) { activate(*s); });
         return true;
     case FrameType::MaxStreams:
         if (f.a > peerMaxStreams_) {
@@ -1126,8 +1119,8 @@ void Session::release(StreamState &s)
 void Session::failAll(StreamError code, const QString &message)
 {
     std::vector<StreamState *> all;
-    for (auto &[id, s] : streams_)
-        all.push_back(s.get());
+    all.reserve(streams_.size());
+    streams_.forEach([&](quint64, std::unique_ptr<StreamState> &s) { all.push_back(s.get()); });
     for (StreamState *s : all) {
         if (s->error == StreamError::NoError && !s->released && s->kind == StreamKind::Stream) {
             s->error = code;
@@ -1315,14 +1308,13 @@ void Session::reclaim(StreamState &s)
     ep_.dropHandle(s.handle);
     if (lastStreamId_ == id)
         lastStreamId_ = 0;
-    // Keep the node and its StreamState for the next stream: a request/response stream would
-    // otherwise cost two allocations to create and two frees to retire.
-    if (spareStream_.empty()) {
-        spareStream_.erase(streams_, streams_.find(id));
-        spareStream_.kept()->recycle();
-    } else {
-        streams_.erase(id);
+    // Keep the StreamState for the next stream: a request/response stream would otherwise cost an
+    // allocation to create and a free to retire.
+    if (!spareStream_) {
+        spareStream_ = std::move(*streams_.find(id));
+        spareStream_->recycle();
     }
+    streams_.remove(id);
 }
 
 } // namespace sss::core

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "channel/endpoint.h"
+#include "common/idtable.h"
 #include "common/sparenode.h"
 #include "streams/datagrams.h"
 #include "streams/flowcontrol.h"
@@ -243,8 +244,7 @@ public:
     int streamCount() const { return int(streams_.size()); }
     template<class Fn> void forEachStream(Fn &&fn) const
     {
-        for (const auto &[id, s] : streams_)
-            fn(*s);
+        streams_.forEach([&](quint64, const std::unique_ptr<StreamState> &s) { fn(*s); });
     }
     quint64 sendCreditLimit() const { return connCredit_.limit(); }
     quint64 receiveLimit() const { return connWindow_.limit(); }
@@ -300,9 +300,9 @@ private:
     Channel *channel_ = nullptr;
     TransportParams peer_;
 
-    using StreamTable = std::unordered_map<quint64, std::unique_ptr<StreamState>>;
-    StreamTable streams_;
-    SpareNode<StreamTable> spareStream_; // node and StreamState kept by reclaim() for the next stream
+    // By wire id (never 0). The StreamStates stay put while the table's entries move.
+    IdTable<std::unique_ptr<StreamState>> streams_;
+    std::unique_ptr<StreamState> spareStream_; // kept by reclaim() for the next stream
     quint64 lastStreamId_ = 0; // stream()'s one-entry cache (0 = empty); reset when a stream goes
     StreamState *lastStream_ = nullptr;
     PriorityScheduler scheduler_;
@@ -336,7 +336,6 @@ private:
     quint64 priorityClock_ = 0;
     quint64 nextDatagramId_ = 1;
     DatagramReassembler reassembler_;
-    std::unordered_map<quint64, std::unique_ptr<StreamState>> &streamsRef() { return streams_; }
 };
 
 } // namespace sss::core
