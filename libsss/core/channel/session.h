@@ -300,8 +300,9 @@ private:
     Channel *channel_ = nullptr;
     TransportParams peer_;
 
-    // By wire id (never 0). The StreamStates stay put while the table's entries move.
-    IdTable<std::unique_ptr<StreamState>> streams_;
+    // By wire id (never 0). The StreamStates stay put while the table's entries move. A small
+    // first table: an idle session holds none or a few streams (memory per idle channel).
+    IdTable<std::unique_ptr<StreamState>, 4> streams_;
     std::unique_ptr<StreamState> spareStream_; // kept by reclaim() for the next stream
     quint64 lastStreamId_ = 0; // stream()'s one-entry cache (0 = empty); reset when a stream goes
     StreamState *lastStream_ = nullptr;

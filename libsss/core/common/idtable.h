@@ -14,8 +14,8 @@ namespace sss::core {
 // open-addressed table indexed by them (linear probing, at most half full, backward-shift erase)
 // finds one in a probe or two, without hashing, nodes or a rehash check. Values move on add() and
 // remove(): a reference to one is valid until the next of those. Id 0 (never valid) marks a free
-// slot; free slots hold a default T.
-template<typename T> class IdTable
+// slot; free slots hold a default T. The first table has kMinSlots (a power of two) slots.
+template<typename T, size_t kMinSlots = 16> class IdTable
 {
 public:
     using Handle = quint64;
@@ -89,7 +89,7 @@ private:
     };
     void grow()
     {
-        const size_t n = std::max<size_t>(16, slots_.size() * 2);
+        const size_t n = std::max<size_t>(kMinSlots, slots_.size() * 2);
         std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(n));
         mask_ = n - 1;
         count_ = 0;
