@@ -167,7 +167,7 @@ void Session::detachChannel()
 
 StreamState *Session::stream(quint64 wireId)
 {
-    // Bulk transfer looks up the same stream for every packet sent and acked: skip the hash.
+    // Bulk transfer looks up the same stream for every packet sent and acked: skip the table.
     if (wireId == lastStreamId_ && wireId != 0)
         return lastStream_;
     const std::unique_ptr<StreamState> *s = streams_.find(wireId);
