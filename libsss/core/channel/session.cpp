@@ -91,7 +91,7 @@ std::optional<TransportParams> TransportParams::decode(const QByteArray &b)
 }
 
 Session::Session(EndpointShared &ep, const QByteArray &peerId, const QByteArray &sessionId, bool initiator)
-    : ep_(ep), peerId_(peerId), sessionId_(sessionId), initiator_(initiator),
+    : ep_(ep), peerId_(peerId), sessionId_(sessionId), initiator_(initiator), streams_(ep.randomU64()),
       localMaxStreams_(ep.config.maxIncomingStreams),
       connWindow_(ep.config.initialConnectionWindow, ep.config.maxConnectionWindow),
       reassembler_(ep.config.maxDatagramReassembly, 5s)

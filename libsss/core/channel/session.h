@@ -242,6 +242,7 @@ public:
         currentPacketEnd_ = data + size;
     }
     int streamCount() const { return int(streams_.size()); }
+    size_t streamTableMaxProbe() const { return streams_.maxProbe(); } // (tests)
     template<class Fn> void forEachStream(Fn &&fn) const
     {
         streams_.forEach([&](quint64, const std::unique_ptr<StreamState> &s) { fn(*s); });
@@ -301,8 +302,9 @@ private:
     TransportParams peer_;
 
     // By wire id (never 0). The StreamStates stay put while the table's entries move. A small
-    // first table: an idle session holds none or a few streams (memory per idle channel).
-    IdTable<std::unique_ptr<StreamState>, 4> streams_;
+    // first table: an idle session holds none or a few streams (memory per idle channel). Keyed
+    // with a random key of this session's: the peer picks which ids it opens.
+    IdTable<std::unique_ptr<StreamState>, 4, true> streams_;
     std::unique_ptr<StreamState> spareStream_; // kept by reclaim() for the next stream
     quint64 lastStreamId_ = 0; // stream()'s one-entry cache (0 = empty); reset when a stream goes
     StreamState *lastStream_ = nullptr;
