@@ -265,38 +265,14 @@ struct Endpoint::Private {
     // With `session` (the commands): the session is touched, its channel may have something to send.
     StreamState *resolve(StreamHandle h, Session **session = nullptr)
     {
-        // The application's calls go to a few handles in turn (a request's substream and its
-        // parent): the last few resolved skip the handle table and the session's stream table.
-        if (h == 0)
+        HandleRef *r = shared.handles.find(h);
+        if (!r)
             return nullptr;
-        auto &cache = shared.resolved;
-        int i = 0;
-        while (i < EndpointShared::kResolved && cache[i].handle != h)
-            ++i;
-        if (i == EndpointShared::kResolved) {
-            auto it = shared.handles.find(h);
-            if (it == shared.handles.end())
-                return nullptr;
-            StreamState *st = it->second.session->stream(it->second.wireId);
-            if (!st) { // (not expected: a stream's handle goes with it)
-                if (session) {
-                    *session = it->second.session;
-                    touch(*session);
-                }
-                return nullptr;
-            }
-            shared.remember({h, it->second.session, st});
-        } else if (i > 0) {
-            const EndpointShared::ResolvedHandle hit = cache[i];
-            for (; i > 0; --i)
-                cache[i] = cache[i - 1];
-            cache[0] = hit;
-        }
         if (session) {
-            *session = cache[0].session;
+            *session = r->session;
             touch(*session);
         }
-        return cache[0].stream;
+        return r->stream;
     }
 
     // A write through `fn(session, stream)`; -1 (with the error recorded) if the direction is closed.
@@ -1085,8 +1061,7 @@ std::optional<QByteArray> Endpoint::readDatagram(StreamHandle h)
     if (!st || st->inDatagrams.isEmpty())
         return std::nullopt;
     QByteArray b = st->inDatagrams.takeFirst();
-    if (Session *s = d->shared.handles[h].session)
-        s->maybeReclaim(*st);
+    d->shared.handles.find(h)->session->maybeReclaim(*st);
     return b;
 }
 

@@ -25,7 +25,8 @@ class StaticIdentity;
 class Session;
 class Channel;
 
-// Stable per-endpoint handle of a stream; survives channel re-establishment. 0 is never a valid handle.
+// Stable per-endpoint handle of a stream; survives channel re-establishment. 0 is never a valid handle,
+// and a handle is never handed out twice (one kept after its stream went names no stream).
 using StreamHandle = quint64;
 
 // Error codes shared with the public API (sss::Stream::Error mirrors these values).

@@ -96,7 +96,7 @@ std::optional<TransportParams> TransportParams::decode(const QByteArray &b)
 }
 
 Session::Session(EndpointShared &ep, const QByteArray &peerId, const QByteArray &sessionId, bool initiator)
-    : ep_(ep), peerId_(peerId), sessionId_(sessionId), initiator_(initiator),
+    : ep_(ep), peerId_(peerId), sessionId_(sessionId), initiator_(initiator), streams_(ep.randomU64()),
       localMaxStreams_(ep.config.maxIncomingStreams),
       connWindow_(ep.config.initialConnectionWindow, ep.config.maxConnectionWindow),
       reassembler_(ep.config.maxDatagramReassembly, 5s)
@@ -106,8 +106,7 @@ Session::~Session()
 {
     if (!reclaimQueue_.empty())
         std::erase(ep_.reclaimPending, this);
-    for (auto &[id, s] : streams_)
-        ep_.dropHandle(s->handle);
+    streams_.forEach([this](quint64, std::unique_ptr<StreamState> &s) { ep_.dropHandle(s->handle); });
 }
 
 TransportParams Session::localParams(bool resume) const
@@ -131,9 +130,10 @@ void Session::setPeerParams(const TransportParams &p)
     if (first) {
         connCredit_.raise(p.initialMaxData);
         peerMaxStreams_ = std::max(peerMaxStreams_, p.initialMaxStreams);
-        for (auto &[id, s] : streams_)
+        streams_.forEach([&](quint64, std::unique_ptr<StreamState> &s) {
             if (s->local)
                 s->credit.raise(p.initialMaxStreamData);
+        });
     }
     // Streams opened before the peer's limits were known may now proceed.
     while (!blockedOpens_.empty() && (blockedOpens_.front() >> 1) < peerMaxStreams_) {
@@ -162,8 +162,7 @@ void Session::attachChannel(Channel *c)
     channelLostAt = kNever;
     reconnectAttempts = 0;
     nextReconnect = kNever;
-    for (auto &[id, s] : streams_)
-        activate(*s);
+    streams_.forEach([this](quint64, std::unique_ptr<StreamState> &s) { activate(*s); });
 }
 
 void Session::detachChannel()
@@ -173,28 +172,23 @@ void Session::detachChannel()
 
 StreamState *Session::stream(quint64 wireId)
 {
-    // Bulk transfer looks up the same stream for every packet sent and acked: skip the hash.
+    // Bulk transfer looks up the same stream for every packet sent and acked: skip the table.
     if (wireId == lastStreamId_ && wireId != 0)
         return lastStream_;
-    auto it = streams_.find(wireId);
-    if (it == streams_.end())
+    const std::unique_ptr<StreamState> *s = streams_.find(wireId);
+    if (!s || !*s) // (id 0 finds a free entry)
         return nullptr;
     lastStreamId_ = wireId;
-    lastStream_ = it->second.get();
+    lastStream_ = s->get();
     return lastStream_;
 }
 
 StreamState &Session::createStream(quint64 wireId, bool local)
 {
-    if (!spareStream_.empty()) { // recycled by reclaim()
-        StreamState &ref = *spareStream_.kept();
-        spareStream_.reinsert(streams_, wireId);
-        initStream(ref, wireId, local);
-        return ref;
-    }
-    auto s = std::make_unique<StreamState>();
+    Q_ASSERT(wireId != 0);
+    std::unique_ptr<StreamState> &s = streams_.add(wireId);
+    s = spareStream_ ? std::move(spareStream_) : std::make_unique<StreamState>(); // (recycled by reclaim())
     StreamState &ref = *s;
-    streams_.emplace(wireId, std::move(s));
     initStream(ref, wireId, local);
     return ref;
 }
@@ -204,7 +198,7 @@ void Session::initStream(StreamState &s, quint64 wireId, bool local)
     s.wireId = wireId;
     s.local = local;
     s.sched.stream = &s;
-    s.handle = ep_.newHandle(this, wireId, &s);
+    s.handle = ep_.newHandle(this, &s);
     s.credit = SendCredit(peer_.initialMaxStreamData);
     s.window = ReceiveWindow(ep_.config.initialStreamWindow, ep_.config.maxStreamWindow);
 }
@@ -735,8 +729,7 @@ bool Session::handleFrame(Instant now, const wire::Frame &f)
         return handleStreamFrame(now, f.stream);
     case FrameType::MaxData:
         connCredit_.raise(f.a);
-        for (auto &[id, s] : streams_)
-            activate(*s);
+        streams_.forEach([this](quint64, std::unique_ptr<StreamState> &s) { activate(*s); });
         return true;
     case FrameType::MaxStreams:
         if (f.a > peerMaxStreams_) {
@@ -1018,7 +1011,7 @@ bool Session::writeDatagram(Instant now, StreamState &s, const QByteArray &data,
     if (o.reliable || data.size() > ep_.config.unreliableDatagramLimit) {
         // Large or reliable: an ephemeral substream carrying the datagram, delivered whole or not at all.
         const StreamHandle h = openSubstream(now, s, StreamKind::Datagram);
-        StreamState &c = *stream(ep_.handles[h].wireId);
+        StreamState &c = *ep_.handles.find(h)->stream;
         c.expiry = o.expiry;
         if (c.expiry != kNever)
             expiring_.emplace(c.expiry, c.wireId);
@@ -1113,12 +1106,11 @@ void Session::release(StreamState &s)
     // non-const empty QList detach, allocating an array for nothing, twice per release.)
     const QList<StreamHandle> children = std::exchange(s.pendingChildren, {});
     for (StreamHandle h : children) {
-        auto it = ep_.handles.find(h);
-        if (it != ep_.handles.end())
-            if (StreamState *c = stream(it->second.wireId)) {
-                reset(*c, StreamError::SubstreamRefused, false);
-                c->released = true;
-            }
+        if (HandleRef *r = ep_.handles.find(h)) {
+            StreamState &c = *r->stream;
+            reset(c, StreamError::SubstreamRefused, false);
+            c.released = true;
+        }
     }
     if (s.error != StreamError::NoError || s.resetQueued) {
         reset(s, StreamError::Cancelled, false);
@@ -1135,8 +1127,8 @@ void Session::release(StreamState &s)
 void Session::failAll(StreamError code, const QString &message)
 {
     std::vector<StreamState *> all;
-    for (auto &[id, s] : streams_)
-        all.push_back(s.get());
+    all.reserve(streams_.size());
+    streams_.forEach([&](quint64, std::unique_ptr<StreamState> &s) { all.push_back(s.get()); });
     for (StreamState *s : all) {
         if (s->error == StreamError::NoError && !s->released && s->kind == StreamKind::Stream) {
             s->error = code;
@@ -1327,14 +1319,13 @@ void Session::reclaim(StreamState &s)
     ep_.dropHandle(s.handle);
     if (lastStreamId_ == id)
         lastStreamId_ = 0;
-    // Keep the node and its StreamState for the next stream: a request/response stream would
-    // otherwise cost two allocations to create and two frees to retire.
-    if (spareStream_.empty()) {
-        spareStream_.erase(streams_, streams_.find(id));
-        spareStream_.kept()->recycle();
-    } else {
-        streams_.erase(id);
+    // Keep the StreamState for the next stream: a request/response stream would otherwise cost an
+    // allocation to create and a free to retire.
+    if (!spareStream_) {
+        spareStream_ = std::move(*streams_.find(id));
+        spareStream_->recycle();
     }
+    streams_.remove(id);
 }
 
 } // namespace sss::core

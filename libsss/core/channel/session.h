@@ -4,6 +4,7 @@
 #pragma once
 
 #include "channel/endpoint.h"
+#include "common/idtable.h"
 #include "common/sparenode.h"
 #include "streams/datagrams.h"
 #include "streams/flowcontrol.h"
@@ -241,10 +242,10 @@ public:
         currentPacketEnd_ = data + size;
     }
     int streamCount() const { return int(streams_.size()); }
+    size_t streamTableMaxProbe() const { return streams_.maxProbe(); } // (tests)
     template<class Fn> void forEachStream(Fn &&fn) const
     {
-        for (const auto &[id, s] : streams_)
-            fn(*s);
+        streams_.forEach([&](quint64, const std::unique_ptr<StreamState> &s) { fn(*s); });
     }
     quint64 sendCreditLimit() const { return connCredit_.limit(); }
     quint64 receiveLimit() const { return connWindow_.limit(); }
@@ -304,9 +305,11 @@ private:
     Channel *channel_ = nullptr;
     TransportParams peer_;
 
-    using StreamTable = std::unordered_map<quint64, std::unique_ptr<StreamState>>;
-    StreamTable streams_;
-    SpareNode<StreamTable> spareStream_; // node and StreamState kept by reclaim() for the next stream
+    // By wire id (never 0). The StreamStates stay put while the table's entries move. A small
+    // first table: an idle session holds none or a few streams (memory per idle channel). Keyed
+    // with a random key of this session's: the peer picks which ids it opens.
+    IdTable<std::unique_ptr<StreamState>, 4, true> streams_;
+    std::unique_ptr<StreamState> spareStream_; // kept by reclaim() for the next stream
     quint64 lastStreamId_ = 0; // stream()'s one-entry cache (0 = empty); reset when a stream goes
     StreamState *lastStream_ = nullptr;
     PriorityScheduler scheduler_;
@@ -340,7 +343,6 @@ private:
     quint64 priorityClock_ = 0;
     quint64 nextDatagramId_ = 1;
     DatagramReassembler reassembler_;
-    std::unordered_map<quint64, std::unique_ptr<StreamState>> &streamsRef() { return streams_; }
 };
 
 } // namespace sss::core

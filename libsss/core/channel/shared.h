@@ -3,7 +3,7 @@
 #pragma once
 
 #include "channel/endpoint.h"
-#include "common/sparenode.h"
+#include "common/slottable.h"
 #include "crypto/sodium.h"
 #include "streams/sendbuffer.h"
 #include "wire/frames.h"
@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
-#include <unordered_map>
 #include <vector>
 
 namespace sss::core {
@@ -20,9 +19,11 @@ namespace sss::core {
 class Session;
 struct StreamState;
 
+// What a stream handle names. Valid while the handle is: a StreamState is only freed or recycled
+// after dropHandle().
 struct HandleRef {
     Session *session = nullptr;
-    quint64 wireId = 0;
+    StreamState *stream = nullptr;
 };
 
 // FIFO of events that keeps its storage: a std::deque allocates a block every few events (an
@@ -172,8 +173,7 @@ private:
 struct EndpointShared {
     EndpointConfig config;
     EventQueue events;
-    std::unordered_map<StreamHandle, HandleRef> handles;
-    StreamHandle nextHandle = 1;
+    SlotTable<HandleRef> handles;
     QSet<QPair<QString, QString>> listeners;
     bool tracing = false;
     std::deque<TraceEvent> traces;
@@ -296,50 +296,9 @@ struct EndpointShared {
         return v;
     }
 
-    // A new stream's handle. It goes into resolve()'s cache: the application's next call is likely
-    // about it (a write to what it opened, a read of what arrived).
-    StreamHandle newHandle(Session *s, quint64 wireId, StreamState *st)
-    {
-        const StreamHandle h = nextHandle++;
-        spareHandle.insert(handles, h, HandleRef {s, wireId});
-        remember({h, s, st});
-        return h;
-    }
-    // Endpoint::Private::resolve's last few handles, most recent first (a request's substream, its
-    // parent, the previous request's substream until it is reclaimed); handle 0 = empty, and
-    // empty entries are last. An entry is valid while its handle is: a StreamState is only freed or
-    // recycled after dropHandle().
-    struct ResolvedHandle {
-        StreamHandle handle = 0;
-        Session *session = nullptr;
-        StreamState *stream = nullptr;
-    };
-    static constexpr int kResolved = 3;
-    ResolvedHandle resolved[kResolved];
-    void remember(const ResolvedHandle &r)
-    {
-        for (int i = kResolved - 1; i > 0; --i)
-            resolved[i] = resolved[i - 1];
-        resolved[0] = r;
-    }
-
-    // Forgets a handle, keeping one freed map node for the next stream (one stream per request).
-    // Every stream leaves its session's table only after this (reclaim, failAll, ~Session): the
-    // cache above never holds a stream that is gone.
-    void dropHandle(StreamHandle h)
-    {
-        for (int i = 0; i < kResolved; ++i) {
-            if (resolved[i].handle == h) {
-                for (; i + 1 < kResolved; ++i)
-                    resolved[i] = resolved[i + 1];
-                resolved[kResolved - 1] = {};
-                break;
-            }
-        }
-        if (auto it = handles.find(h); it != handles.end())
-            spareHandle.erase(handles, it);
-    }
-    SpareNode<std::unordered_map<StreamHandle, HandleRef>> spareHandle;
+    // Every stream leaves its session's table only after dropHandle() (reclaim, failAll, ~Session).
+    StreamHandle newHandle(Session *s, StreamState *st) { return handles.add({s, st}); }
+    void dropHandle(StreamHandle h) { handles.remove(h); }
     void trace(Instant t, const char *name, QString detail)
     {
         if (!tracing)

@@ -38,9 +38,9 @@ RecvBuffer::Result RecvBuffer::insert(uint64_t offset, QByteArray data, bool mes
         // In order with nothing out of order held: append the new part.
         const qsizetype n = qsizetype(end - contiguousEnd_);
         if (offset == contiguousEnd_)
-            inOrder_.append(std::move(data));
+            inOrder_.push_back(std::move(data));
         else
-            inOrder_.append(sharedSlice(data, qsizetype(contiguousEnd_ - offset), n));
+            inOrder_.push_back(sharedSlice(data, qsizetype(contiguousEnd_ - offset), n));
         buffered_ += n;
         contiguousEnd_ = end;
         changed = true;
@@ -70,7 +70,7 @@ RecvBuffer::Result RecvBuffer::insert(uint64_t offset, QByteArray data, bool mes
         while (!segs_.empty() && segs_.begin()->first == contiguousEnd_) {
             auto node = segs_.extract(segs_.begin());
             contiguousEnd_ += uint64_t(node.mapped().size());
-            inOrder_.append(std::move(node.mapped()));
+            inOrder_.push_back(std::move(node.mapped()));
         }
     }
 
@@ -94,10 +94,10 @@ void RecvBuffer::consume(qint64 n)
     buffered_ -= n;
     // n <= bytesAvailable(): all of it is in the in-order run.
     while (n > 0) {
-        QByteArray &front = inOrder_.front();
+        QByteArray &front = inOrder_[inHead_];
         if (front.size() <= n) {
             n -= front.size();
-            inOrder_.removeFirst();
+            popFront();
         } else {
             front = sharedSlice(front, n, front.size() - n);
             n = 0;
@@ -112,8 +112,8 @@ void RecvBuffer::afterConsume()
     // stream pays one allocation per drained read, not one per segment). Once the FIN is in, nothing
     // more comes: the block stays for recycle(), and the next stream's first segment (a request's)
     // costs no allocation.
-    if (inOrder_.isEmpty() && !finalSize_)
-        inOrder_ = QList<QByteArray>();
+    if (inOrder_.empty() && !finalSize_)
+        inOrder_ = std::vector<QByteArray>();
     while (!boundaries_.empty() && *boundaries_.begin() <= readOffset_) {
         boundaries_.erase(boundaries_.begin());
         --completeMessages_;
@@ -125,12 +125,12 @@ QByteArray RecvBuffer::read(qint64 maxBytes)
     const qint64 n = std::min(maxBytes, bytesAvailable());
     if (n <= 0)
         return QByteArray();
-    QByteArray &front = inOrder_.front();
+    QByteArray &front = inOrder_[inHead_];
     QByteArray out;
     if (front.size() == n) {
         // A whole segment (a request, an answer): handed over as it is, not as a slice of itself.
         out = std::move(front);
-        inOrder_.removeFirst();
+        popFront();
         readOffset_ += uint64_t(n);
         buffered_ -= n;
         afterConsume();
@@ -160,7 +160,7 @@ qint64 RecvBuffer::peek(char *data, qint64 maxBytes) const
     if (n <= 0)
         return 0;
     qint64 copied = 0;
-    for (auto it = inOrder_.cbegin(); copied < n; ++it) {
+    for (auto it = inOrder_.cbegin() + inHead_; copied < n; ++it) {
         const qint64 take = std::min(n - copied, qint64(it->size()));
         std::memcpy(data + copied, it->constData(), size_t(take));
         copied += take;
@@ -184,6 +184,7 @@ QByteArray RecvBuffer::readMessage()
 void RecvBuffer::clear()
 {
     inOrder_.clear();
+    inHead_ = 0;
     segs_.clear();
     boundaries_.clear();
     buffered_ = 0;

@@ -2,11 +2,11 @@
 #pragma once
 
 #include <QByteArray>
-#include <QList>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
+#include <vector>
 
 namespace sss::core {
 
@@ -38,7 +38,7 @@ public:
     uint64_t receivedContiguous() const { return contiguousEnd_; }
     uint64_t highestReceived() const { return highest_; }
     qint64 bufferedBytes() const { return buffered_; } // contiguous unread + out of order
-    int segmentCount() const { return int(inOrder_.size() + segs_.size()); }
+    int segmentCount() const { return int(inOrder_.size() - inHead_ + segs_.size()); }
 
     // On reset: drops buffered data and boundaries. Offsets and final size are kept, and later
     // inserts are still validated (final size, flow control) but their data is discarded.
@@ -47,19 +47,35 @@ public:
     // Back to a fresh buffer, keeping the in-order list's storage (see SendBuffer::recycle).
     void recycle()
     {
-        QList<QByteArray> keep = std::move(inOrder_);
+        std::vector<QByteArray> keep = std::move(inOrder_);
         keep.clear();
         *this = RecvBuffer();
         inOrder_ = std::move(keep);
     }
 
 private:
+    void popFront()
+    {
+        if (inHead_ + 1 == inOrder_.size()) { // drained (storage kept)
+            inOrder_.clear();
+            inHead_ = 0;
+            return;
+        }
+        inOrder_[inHead_++] = QByteArray(); // (drops the data now: slices pin receive slabs)
+        if (inHead_ >= 64 && inHead_ * 2 >= inOrder_.size()) {
+            // A reader that never drains the run: drop the taken prefix now and then.
+            inOrder_.erase(inOrder_.begin(), inOrder_.begin() + inHead_);
+            inHead_ = 0;
+        }
+    }
     void consume(qint64 n);
     void afterConsume(); // the list's block and the boundaries once readOffset_ has moved
 
-    // [readOffset_, contiguousEnd_) in order: in-order arrival (the common case) is an append, not a
-    // map node per segment. The front may be a slice narrowed by partial reads.
-    QList<QByteArray> inOrder_;
+    // [readOffset_, contiguousEnd_) in order, from inOrder_[inHead_] (inHead_ = 0 once drained):
+    // in-order arrival (the common case) is a push_back, not a map node per segment, and taking
+    // the front moves inHead_. (A vector and an index: QList's append and removeFirst cost several
+    // times more.) The front may be a slice narrowed by partial reads.
+    std::vector<QByteArray> inOrder_;
     std::map<uint64_t, QByteArray> segs_; // out of order: disjoint, all above contiguousEnd_
     std::set<uint64_t> boundaries_; // message ends > readOffset_
     uint64_t readOffset_ = 0;
@@ -68,6 +84,7 @@ private:
     std::optional<uint64_t> finalSize_;
     qint64 buffered_ = 0;
     int completeMessages_ = 0; // boundaries in (readOffset_, contiguousEnd_]
+    quint32 inHead_ = 0;
     bool discarding_ = false;
 };
 

@@ -119,6 +119,7 @@ private Q_SLOTS:
     void ackWithRequestAppliedAfterAnswer();
     void smallWritesSurviveSlabReuse();
     void releaseAfterResetAddsNothing();
+    void staleHandlesNeverReachReusedSlots();
 };
 
 // A responder computes its next ephemeral key in afterTransmit(), off the path of the next
@@ -635,6 +636,60 @@ void tst_ChannelBuffers::releaseAfterResetAddsNothing()
     const QList<qsizetype> resetOnly = sent(false);
     QVERIFY(!resetOnly.isEmpty());
     QCOMPARE(sent(true), resetOnly);
+}
+
+// Stream handles name a slot of the endpoint's handle table, reused by the next stream: a handle
+// kept after its stream went (the application's stale copy) must find nothing, never the stream
+// that took the slot.
+void tst_ChannelBuffers::staleHandlesNeverReachReusedSlots()
+{
+    SlotTable<int> t;
+    QVERIFY(!t.find(0));
+    QVERIFY(!t.find(1));
+    const SlotTable<int>::Handle a = t.add(1), b = t.add(2);
+    QVERIFY(a != 0 && b != 0 && a != b);
+    QCOMPARE(*t.find(a), 1);
+    QCOMPARE(*t.find(b), 2);
+    QSet<SlotTable<int>::Handle> seen {a, b};
+    SlotTable<int>::Handle last = a;
+    for (int i = 0; i < 1000; ++i) { // one stream per request: the same slot over and over
+        t.remove(last);
+        QVERIFY(!t.find(last));
+        const SlotTable<int>::Handle next = t.add(3 + i);
+        QCOMPARE(quint32(next), quint32(a)); // (the slot is reused...)
+        QVERIFY(!seen.contains(next)); // (...under a handle never handed out before)
+        seen.insert(next);
+        QVERIFY(!t.find(last));
+        QCOMPARE(*t.find(next), 3 + i);
+        last = next;
+    }
+    t.remove(last);
+    t.remove(last); // (twice: nothing)
+    QCOMPARE(t.size(), size_t(1));
+    QCOMPARE(*t.find(b), 2);
+    QVERIFY(!t.find(b + (quint64(1) << 32))); // a later generation of b's slot
+    QVERIFY(!t.find(quint64(7) << 32 | 1000)); // a slot that does not exist
+
+    // Through the endpoint: a finished stream's handle, once its slot serves the next stream.
+    Pair p(true);
+    QVERIFY(p.connectAndWrite("x"));
+    const StreamHandle first = p.a->openSubstream(p.now, p.tx);
+    QVERIFY(first && p.a->isValid(first));
+    QCOMPARE(p.a->writeFinal(p.now, first, "ping"), qint64(4));
+    p.a->release(p.now, first);
+    for (int i = 0; i < 50 && p.a->isValid(first); ++i) {
+        p.exchange();
+        while (StreamHandle c = p.b->acceptSubstream(p.rx))
+            p.b->release(p.now, c);
+    }
+    QVERIFY(!p.a->isValid(first)); // reclaimed
+    const StreamHandle second = p.a->openSubstream(p.now, p.tx);
+    QCOMPARE(quint32(second), quint32(first));
+    QVERIFY(second != first);
+    QVERIFY(p.a->isValid(second));
+    QVERIFY(!p.a->isValid(first));
+    QCOMPARE(p.a->write(p.now, first, "y", 1), qint64(-1));
+    QCOMPARE(p.a->bytesToWrite(second), qint64(0));
 }
 
 QTEST_GUILESS_MAIN(tst_ChannelBuffers)

@@ -41,6 +41,7 @@ private slots:
     void zeroCopyInOrderRead();
     void clearDiscards();
     void randomAgainstModel();
+    void longRunNeverDrained();
 };
 
 void TestRecvBuffer::recycleIsFresh()
@@ -380,6 +381,34 @@ void TestRecvBuffer::randomAgainstModel()
         QCOMPARE(rest, textAt(readOff, int(total - readOff)));
         QCOMPARE(rb.bufferedBytes(), qint64(0));
     }
+}
+
+// A reader that keeps up with the sender but never empties the in-order run: the segments taken
+// from its front are dropped now and then (not kept until it drains), and order is kept.
+void TestRecvBuffer::longRunNeverDrained()
+{
+    RecvBuffer rb;
+    uint64_t in = 0, out = 0;
+    const int seg = 10;
+    for (int step = 0; step < 1000; ++step) {
+        for (int k = 0; k < 2 && in < 15000; ++k, in += seg)
+            QCOMPARE(rb.insert(in, textAt(in, seg), false, false, 1 << 20), R::Ok);
+        QByteArray got;
+        if (step % 2) {
+            got = rb.read(seg);
+        } else {
+            got = QByteArray(seg, Qt::Uninitialized);
+            QCOMPARE(rb.read(got.data(), seg), qint64(seg));
+        }
+        QCOMPARE(got, textAt(out, seg));
+        out += seg;
+        QCOMPARE(rb.segmentCount(), int((in - out) / seg));
+        QCOMPARE(rb.bytesAvailable(), qint64(in - out));
+    }
+    const QByteArray rest = rb.read(qint64(in - out));
+    QCOMPARE(rest, textAt(out, int(in - out)));
+    QCOMPARE(rb.segmentCount(), 0);
+    QCOMPARE(rb.bytesAvailable(), qint64(0));
 }
 
 QTEST_APPLESS_MAIN(TestRecvBuffer)
