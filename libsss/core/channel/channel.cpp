@@ -522,6 +522,10 @@ void Channel::handleTimeout(Instant now)
         probeEnd_ = nextPn_;
         ep_.trace(now, "recovery:pto", QStringLiteral("count=%1").arg(ptoCount_));
     }
+    // A timer firing with nothing in flight: the channel is quiet, so return the spare nodes its
+    // SentPacket records reused while busy (one is kept for its next few packets).
+    if (sent_.empty())
+        sentBlocks_.trim(1);
     if (prevKeyDiscard_ <= now) {
         recvPrev_.reset();
         prevKeyDiscard_ = kNever;
@@ -636,6 +640,7 @@ void Channel::abandonInFlight()
         p.lost = true;
     }
     sent_.clear();
+    sentBlocks_.trim(1);
     lostRecent_.clear();
     bytesInFlight_ = 0;
     ackElicitingOutstanding_ = 0;
@@ -748,7 +753,9 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     const quint64 pn = nextPn_++;
     const qsizetype plen = out.size() - kShortHeaderSize;
     setSize(out, out.size() + crypto::PacketProtection::kTagSize);
-    char *hdr = out.data(); // (one detach check, not one per header field)
+    // (Detached above, so no detach check: data() would call QByteArray::detach() once per packet.)
+    Q_ASSERT(out.isDetached());
+    char *hdr = const_cast<char *>(out.constData());
     hdr[0] = char(kShortHeaderFlag | (sendPhase_ ? kKeyPhaseBit : 0));
     qToBigEndian<quint64>(peerCid_, hdr + 1);
     qToBigEndian<quint32>(quint32(pn), hdr + 9);

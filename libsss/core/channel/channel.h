@@ -5,6 +5,7 @@
 
 #include "channel/session.h"
 #include "channel/shared.h"
+#include "common/spareblocks.h"
 #include "crypto/aead.h"
 #include "crypto/handshake.h"
 #include "recovery/congestion.h"
@@ -163,7 +164,11 @@ private:
     Instant largestReceivedTime_ {};
 
     // recovery
-    std::deque<SentPacket> sent_; // contiguous by pn starting at sent_.front().pn
+    // Contiguous by pn starting at sent_.front().pn. Its nodes are reused (see SpareBlocks; trimmed
+    // in handleTimeout when nothing is in flight).
+    SpareBlocks sentBlocks_;
+    std::deque<SentPacket, SpareBlockAllocator<SentPacket>> sent_ {
+        SpareBlockAllocator<SentPacket>(sentBlocks_)};
     std::map<quint64, SentFrames> lostRecent_; // declared lost, kept briefly to detect spurious losses
     quint64 ackElicitingOutstanding_ = 0;
     quint64 largestAcked_ = 0;

@@ -3,6 +3,7 @@
 #include "channel/channel.h"
 #include "common/buffer.h"
 #include "common/rangeset.h"
+#include "common/spareblocks.h"
 #include "wire/frames.h"
 
 #include <QTest>
@@ -48,6 +49,7 @@ private Q_SLOTS:
     void packetNumbers_data();
     void packetNumbers();
     void packetNumbersRoundTrip();
+    void spareBlocksDeque();
 };
 
 namespace {
@@ -889,6 +891,50 @@ void tst_Wire::packetNumbersRoundTrip()
         if (got != pn)
             QFAIL(qPrintable(QStringLiteral("largest=%1 pn=%2 got=%3").arg(largest).arg(pn).arg(got)));
     }
+}
+
+// A deque over SpareBlocks (as Channel keeps its SentPacket records) behaves as a plain deque, reuses
+// its freed nodes instead of allocating, and trim() returns them.
+void tst_Wire::spareBlocksDeque()
+{
+    struct Rec {
+        quint64 pn;
+        char pad[120];
+    };
+    SpareBlocks blocks;
+    {
+        std::deque<Rec, SpareBlockAllocator<Rec>> q {SpareBlockAllocator<Rec>(blocks)};
+        std::deque<quint64> model;
+        std::mt19937_64 rng(7);
+        quint64 next = 0;
+        for (int round = 0; round < 2000; ++round) {
+            const int push = int(rng() % 200), pop = int(rng() % 200);
+            for (int i = 0; i < push; ++i) {
+                q.push_back(Rec {next, {}});
+                model.push_back(next++);
+            }
+            for (int i = 0; i < pop && !model.empty(); ++i) {
+                QCOMPARE(q.front().pn, model.front());
+                q.pop_front();
+                model.pop_front();
+            }
+            QCOMPARE(q.size(), model.size());
+            if (!model.empty())
+                QCOMPARE(q.back().pn, model.back());
+            if (round % 100 == 99 && q.empty())
+                blocks.trim(1);
+        }
+        const size_t before = blocks.count();
+        q.clear();
+        QVERIFY(blocks.count() >= before); // clear()'s nodes are kept, not freed
+        blocks.trim(1);
+        QCOMPARE(blocks.count(), size_t(1));
+        q.push_back(Rec {1, {}}); // (any node of q's own, from the one kept or new)
+        QCOMPARE(q.front().pn, quint64(1));
+    }
+    QVERIFY(blocks.count() >= 1); // the deque's last node came back
+    blocks.trim(0);
+    QCOMPARE(blocks.count(), size_t(0));
 }
 
 QTEST_APPLESS_MAIN(tst_Wire)
