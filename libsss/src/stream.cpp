@@ -2,6 +2,7 @@
 
 #include <QEventLoop>
 #include <QTimer>
+#include <limits>
 
 namespace sss {
 
@@ -363,6 +364,38 @@ qint64 Stream::readData(char *data, qint64 maxSize)
     else if (ep->atEnd(d->handle))
         return -1;
     return n;
+}
+
+/*!
+    Reads at most \a maxSize bytes like QIODevice::read(qint64) (same results, signals and warnings)
+    but without copying them when they lie in one received packet: the returned array shares the
+    buffer they were received into (implicit sharing). Bytes spanning several packets are gathered
+    into a new array. Message boundaries are treated as by read(char *, qint64): passed over.
+
+    Holding the returned array keeps its receive buffer alive: a block of up to 64 KiB that several
+    packets (and other streams) were received into. Copy the bytes (or detach the array) if you keep
+    them long. Modifying the array detaches it as usual. The saving is for reads of up to one
+    packet's worth; a bulk reader taking everything available is best served by read(char *, qint64)
+    into a buffer it reuses.
+
+    Falls back to QIODevice::read(qint64), which copies, while QIODevice holds bytes of its own (after
+    peek()), during a read transaction (startTransaction()), in Text mode, and whenever there is
+    nothing to read or the device is not readable. Reads made through a QIODevice pointer, and
+    readAll(), copy.
+*/
+QByteArray Stream::read(qint64 maxSize)
+{
+    Q_D(Stream);
+    // Only where QIODevice::read() would call readData() straight into its result: beyond QByteArray's
+    // size limit it warns and clamps, which the fallback does.
+    constexpr qint64 kMaxSlice = std::numeric_limits<qsizetype>::max() / 2;
+    core::Endpoint *ep = d->handle ? d->endpoint() : nullptr;
+    if (!ep || maxSize <= 0 || maxSize >= kMaxSlice || (openMode() & (ReadOnly | Text)) != ReadOnly
+        || isTransactionStarted() || QIODevice::bytesAvailable() != 0 || ep->bytesAvailable(d->handle) <= 0)
+        return QIODevice::read(maxSize);
+    QByteArray data = ep->read(d->handle, maxSize);
+    d->hostPrivate()->requestFlush(); // window updates, as readData()
+    return data;
 }
 
 /*!

@@ -4,6 +4,7 @@
 //   sss-perf server [--port P] [--bind ADDR] [--identity FILE]
 //   sss-perf client --connect HOST:PORT --peer PEERID [--mode bulk|rr|connect|datagram] [--streams N]
 //                   [--bytes N | --seconds S] [--requests N] [--connections N] [--download] [--copy-writes]
+//                   [--zero-copy-reads]
 //                   [--transactions]
 //                   [--size N]
 //                   [--rate N] [--json]
@@ -202,6 +203,7 @@ int runClient(const QCommandLineParser &p)
         return usage(p, "bad --connections");
     o.download = p.isSet("download");
     o.copyWrites = p.isSet("copy-writes");
+    o.zeroCopyReads = p.isSet("zero-copy-reads");
     o.transactions = p.isSet("transactions");
     o.size = p.value("size").toInt(&ok);
     if (!ok || o.size < 8 || o.size > 16 * 1024 * 1024)
@@ -253,6 +255,10 @@ int main(int argc, char **argv)
         {"copy-writes",
          "client: bulk upload with QIODevice::write(const char*, n), which copies, instead of "
          "Stream::write(QByteArray), which shares the buffer."},
+        {"zero-copy-reads",
+         "client: the bulk receiver (the server, or this client with --download) reads with "
+         "Stream::read(n), which returns bytes of one received packet without a copy, instead of "
+         "QIODevice::read(char*, n) into a reused buffer."},
         {"transactions",
          "client: rr through Stream::sendRequest/sendReply (a fresh substream per request, no Stream "
          "object per request) instead of openSubstream()/acceptSubstream()."},

@@ -129,7 +129,8 @@ bool PerfClient::run()
                        {"bytes", double(o_.bytes)},
                        {"seconds", o_.seconds},
                        {"streams", o_.streams},
-                       {"transactions", o_.transactions}};
+                       {"transactions", o_.transactions},
+                       {"zero_copy_reads", o_.zeroCopyReads}};
     const double cpu0 = cpuSeconds();
     QElapsedTimer handshake;
     handshake.start();
@@ -272,6 +273,7 @@ bool PerfClient::runUpload()
     result_["streams"] = k;
     result_["download"] = false;
     result_["copy_writes"] = o_.copyWrites;
+    result_["zero_copy_reads"] = o_.zeroCopyReads;
     return true;
 }
 
@@ -289,9 +291,9 @@ bool PerfClient::runDownload()
     auto accept = [&] {
         while (Stream *s = ctl_->acceptSubstream()) {
             subs.emplace_back(s);
-            auto drain = [&received, &buf, s] {
+            auto drain = [&received, &buf, s, zeroCopy = o_.zeroCopyReads] {
                 qint64 n = 0;
-                while (s->bytesAvailable() > 0 && (n = s->read(buf.data(), buf.size())) > 0)
+                while (s->bytesAvailable() > 0 && (n = readChunk(s, buf, zeroCopy)) > 0)
                     received += n;
             };
             QObject::connect(s, &Stream::readyRead, s, drain);
@@ -326,6 +328,7 @@ bool PerfClient::runDownload()
     result_["gbps"] = double(received) * 8 / secs / 1e9;
     result_["streams"] = k;
     result_["download"] = true;
+    result_["zero_copy_reads"] = o_.zeroCopyReads;
     return true;
 }
 

@@ -26,6 +26,7 @@ struct ClientOptions {
     int connections = 100; // connect mode
     bool download = false;
     bool copyWrites = false; // bulk upload through QIODevice::write(const char *, n) (copies)
+    bool zeroCopyReads = false; // the bulk receiver (either side) reads with Stream::read(qint64)
     bool transactions = false; // rr through Stream::sendRequest (no Stream object per request)
     int size = 1200; // datagram size
     double rate = 50000; // datagrams per second

@@ -72,6 +72,7 @@ private:
     {
         mode_ = m.value("mode").toString();
         download_ = m.value("download").toBool();
+        zeroCopyReads_ = m.value("zero_copy_reads").toBool();
         bytes_ = qint64(m.value("bytes").toDouble());
         seconds_ = m.value("seconds").toDouble();
         const int streams = m.value("streams").toInt(1);
@@ -180,7 +181,7 @@ private:
             static thread_local QByteArray buf(256 * 1024, Qt::Uninitialized);
             qint64 count = s->property("count").toLongLong();
             qint64 n = 0;
-            while (s->bytesAvailable() > 0 && (n = s->read(buf.data(), buf.size())) > 0) {
+            while (s->bytesAvailable() > 0 && (n = readChunk(s, buf, zeroCopyReads_)) > 0) {
                 count += n;
                 received_ += n;
             }
@@ -219,6 +220,7 @@ private:
     QString mode_;
     enum class Kind { None, Bulk, Requests, Datagrams } kind_ = Kind::None;
     bool download_ = false;
+    bool zeroCopyReads_ = false;
     qint64 bytes_ = 0;
     double seconds_ = 0;
     qint64 received_ = 0;

@@ -89,6 +89,10 @@ public:
     // sharing: the caller may keep using or modifying its copy).
     using QIODevice::write;
     qint64 write(const QByteArray &data);
+    // QIODevice::read() copies; this overload returns bytes that lie in one received packet without
+    // a copy (the array shares, and so keeps alive, the buffer they were received into).
+    using QIODevice::read;
+    QByteArray read(qint64 maxSize);
 
     // Messages: bytes with record boundaries on the same stream.
     qint64 writeMessage(const QByteArray &message);

@@ -207,6 +207,105 @@ private slots:
         QCOMPARE(s->error(), Stream::Error::Closed);
     }
 
+    // Stream::read(qint64) hands out bytes of one received packet without a copy, with
+    // QIODevice::read's results otherwise: reads of any size across many packets, mixed with
+    // read(char *, n), peek() and a read transaction (both of which make it fall back), in order.
+    void zeroCopyRead()
+    {
+        SSS_SEED_GUARD(seed());
+        World w(seed());
+        Acceptor acc(w.server.get());
+        Stream *s = w.connect();
+        QVERIFY(s);
+        const QByteArray sent = pattern(300 * 1024, 5);
+        QCOMPARE(s->write(sent), qint64(sent.size()));
+        QVERIFY(s->shutdown(Stream::ShutdownMode::Write));
+        QVERIFY(w.run([&] { return !acc.streams.isEmpty(); }));
+        Stream *peer = acc.streams.first();
+        QByteArray got, held;
+        int finished = 0, step = 0, adjacentSlices = 0;
+        const qint64 sizes[] = {1, 7, 1000, 1203, 5000, 65536, 3, 2500};
+        auto drain = [&] {
+            while (peer->bytesAvailable() > 0) {
+                const qint64 n = sizes[step % std::size(sizes)];
+                switch (step++ % 5) {
+                case 0: { // two zero-copy reads in a row: the second continues the first's buffer
+                    const QByteArray a = peer->read(n);
+                    const QByteArray b = peer->read(n);
+                    QVERIFY(!a.isEmpty() && a.size() <= n && b.size() <= n);
+                    if (!b.isEmpty() && b.constData() == a.constData() + a.size())
+                        ++adjacentSlices;
+                    got += a + b;
+                    if (held.isEmpty())
+                        held = a; // kept while more packets arrive: must not change
+                    break;
+                }
+                case 1: { // QIODevice's copying read
+                    QByteArray buf(n, Qt::Uninitialized);
+                    const qint64 r = peer->read(buf.data(), n);
+                    QVERIFY(r > 0 && r <= n);
+                    got += buf.first(r);
+                    break;
+                }
+                case 2: { // peek() leaves bytes in QIODevice's buffer: read() must take those first
+                    const QByteArray p = peer->peek(n);
+                    const QByteArray r = peer->read(n + 10);
+                    QVERIFY(r.startsWith(p));
+                    got += r;
+                    break;
+                }
+                case 3: { // a rolled-back transaction, then the same bytes again
+                    peer->startTransaction();
+                    const QByteArray t = peer->read(n);
+                    peer->rollbackTransaction();
+                    const QByteArray r = peer->read(n);
+                    QCOMPARE(r, t);
+                    got += r;
+                    break;
+                }
+                default: { // a committed transaction consumes what it read
+                    peer->startTransaction();
+                    const QByteArray t = peer->read(n);
+                    peer->commitTransaction();
+                    got += t;
+                    break;
+                }
+                }
+            }
+        };
+        QObject::connect(peer, &QIODevice::readyRead, peer, drain);
+        QObject::connect(peer, &QIODevice::readChannelFinished, peer, [&] { ++finished; });
+        drain();
+        QVERIFY(w.run([&] { return finished > 0 && got.size() == sent.size(); }));
+        QCOMPARE(finished, 1);
+        QVERIFY(got == sent);
+        QVERIFY(held == sent.first(held.size()));
+        QVERIFY(adjacentSlices > 0); // some reads were slices, not copies
+        QVERIFY(peer->atEnd());
+        QCOMPARE(peer->bytesAvailable(), qint64(0));
+        QSignalSpy errors(peer, &Stream::errorOccurred);
+        QCOMPARE(peer->read(10), QByteArray());
+        QCOMPARE(peer->read(0), QByteArray());
+        QCOMPARE(errors.count(), 0);
+        // Misuse warns as QIODevice::read(qint64) does.
+        QTest::ignoreMessage(QtWarningMsg, "QIODevice::read (sss::Stream): Called with maxSize < 0");
+        QCOMPARE(peer->read(-1), QByteArray());
+        Stream idle(w.client.get());
+        QTest::ignoreMessage(QtWarningMsg, "QIODevice::read (sss::Stream): device not open");
+        QCOMPARE(idle.read(10), QByteArray());
+
+        // Messages: read() passes over their boundaries, as read(char *, n) does.
+        Stream *m = w.connect();
+        QVERIFY(m);
+        m->writeMessage("abc");
+        m->writeMessage("defg");
+        QVERIFY(w.run([&] { return acc.streams.size() == 2 && acc.streams[1]->bytesAvailable() == 7; }));
+        Stream *mp = acc.streams[1];
+        QCOMPARE(mp->read(5), QByteArray("abcde"));
+        QCOMPARE(mp->readMessage(), QByteArray("fg"));
+        QVERIFY(!mp->hasPendingMessages());
+    }
+
     void serviceNotFound()
     {
         SSS_SEED_GUARD(seed());
