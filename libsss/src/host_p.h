@@ -4,7 +4,7 @@
 #pragma once
 
 #include "channel/endpoint.h"
-#include "handletable_p.h"
+#include "common/idtable.h"
 #include "platform_p.h"
 
 #include <QHash>
@@ -166,7 +166,7 @@ public:
     bool runCatchUps(); // the catch-ups; false if a slot deleted the Host
     void catchUp(core::StreamHandle h);
     bool flushWanted_ = false; // a command changed the core since the last drive
-    detail::HandleTable<Stream *> streams_; // (looked up per event, like transactions_)
+    core::IdTable<Stream *> streams_; // (looked up per event, like transactions_)
     QHash<QPair<QString, QString>, Server *> servers_;
     // State-changing events of handles without a Stream object yet (a substream not accepted yet).
     // Bounded: dropped wholesale past kMaxEarly entries (a peer flooding unaccepted substreams).
@@ -185,9 +185,9 @@ public:
         QByteArray unsent; // what write() has not taken yet (send buffer full)
     };
     // One entry per transaction, inserted and erased once each per request and looked up per
-    // event (handletable_p.h). Entries move on insert and erase: hold a Transaction & only while
-    // nothing can add or remove one.
-    detail::HandleTable<Transaction> transactions_;
+    // event (core::IdTable, indexed by the handle's low bits). Entries move on insert and erase: hold a
+    // Transaction & only while nothing can add or remove one.
+    core::IdTable<Transaction> transactions_;
     void acceptRequests(Stream *parent); // takes the parent's pending substreams as transactions
     void transactionEvent(const core::Event &e, Transaction &t);
     void pumpTransaction(core::StreamHandle h, Transaction &t); // reads what arrived; delivers at the end

@@ -1,5 +1,5 @@
-// A table of values by 64-bit id, for ids that come in sequence: stream handles (the Qt edge's
-// Stream objects and transactions) and a session's stream wire ids.
+// A table of values by 64-bit id: stream handles (the Qt edge's Stream objects and transactions)
+// and, keyed, a session's stream wire ids.
 #pragma once
 
 #include <QtGlobal>

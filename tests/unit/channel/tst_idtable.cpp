@@ -1,16 +1,17 @@
-// detail::HandleTable (libsss/src/handletable_p.h): the transactions' table. Checked against a
-// std::map under random adds and removes, with handles chosen to collide and wrap around.
-#include "handletable_p.h"
+// core::IdTable (libsss/core/common/idtable.h), unkeyed: the Qt edge's tables of Stream objects
+// and transactions by stream handle. Checked against a std::map under random adds and removes, with
+// handles chosen to collide and wrap around. (The keyed table: tst_streamtable.cpp.)
+#include "common/idtable.h"
 
 #include <QByteArray>
 #include <QRandomGenerator>
 #include <QTest>
 #include <map>
 
-using sss::core::StreamHandle;
-using Table = sss::detail::HandleTable<QByteArray>;
+using Table = sss::core::IdTable<QByteArray>;
+using StreamHandle = Table::Handle;
 
-class tst_HandleTable : public QObject
+class tst_IdTable : public QObject
 {
     Q_OBJECT
 
@@ -92,5 +93,5 @@ private slots:
     }
 };
 
-QTEST_APPLESS_MAIN(tst_HandleTable)
-#include "tst_handletable.moc"
+QTEST_APPLESS_MAIN(tst_IdTable)
+#include "tst_idtable.moc"
