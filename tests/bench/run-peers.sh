@@ -323,12 +323,20 @@ TABLE=$(python3 - "$RESULTS" "$NOTES" "$ROUNDS" "$SECONDS_PER_RUN" "$LAT" "$SSS_
 import math, statistics, sys, platform, datetime
 rows = {}
 order = []
+byround = {}  # name -> round -> values: for ratios within a round
 for line in open(sys.argv[1]):
     name, rnd, *vals = line.rstrip("\n").split("\t")
     if name not in rows:
         rows[name] = []
         order.append(name)
     rows[name].append([float(v) if v not in ("", "nan") else math.nan for v in vals])
+    byround.setdefault(name, {})[rnd] = rows[name][-1]
+def paired(table, name, ref, i, j):
+    # Median over rounds of name's value / ref's value in the same round. The machine's load drifts
+    # between rounds and moves both alike, so this is steadier than a ratio of the two medians.
+    a, b = table.get(name, {}), table.get(ref, {})
+    rs = [a[r][i] / b[r][j] for r in a if r in b and not math.isnan(a[r][i]) and not math.isnan(b[r][j]) and b[r][j] > 0]
+    return statistics.median(rs) if rs else math.nan
 def med(name, i):
     vals = [r[i] for r in rows.get(name, []) if not math.isnan(r[i])]
     return statistics.median(vals) if vals else math.nan
@@ -358,9 +366,10 @@ out = []
 out.append(f"# SSS vs peers on loopback ({datetime.date.today()}, {platform.node()})\n")
 out.append(f"Medians of {sys.argv[3]} interleaved rounds ({sys.argv[4]} s per timed run); sender/client pinned to CPU0, "
            "receiver/server to CPU1. CPU% = sender / receiver, of one core. 'Gbit/s per busy core' = Gbit/s x 100 / "
-           "max(CPU%): an estimate of the CPU-bound rate when the shared machine starves the processes (below ~90% CPU).\n")
-out.append("| peer | Gbit/s | CPU% snd/rcv | Gbit/s per busy core | x ngtcp2 | x ceiling ChaCha | x ceiling AES | ok runs |")
-out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+           "max(CPU%): an estimate of the CPU-bound rate when the shared machine starves the processes (below ~90% CPU). "
+           "'paired': the median over rounds of the ratio within each round (both runs of a round meet the same load).\n")
+out.append("| peer | Gbit/s | CPU% snd/rcv | Gbit/s per busy core | x ngtcp2 | x ceiling ChaCha | x ceiling AES | paired x ceiling AES | ok runs |")
+out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in order:
     if is_hs(n):
         continue
@@ -368,21 +377,23 @@ for n in order:
     busy = max((v for v in (med(n, 1), med(n, 2)) if not math.isnan(v)), default=math.nan)
     norm = g * 100 / busy if not math.isnan(busy) and busy > 0 else math.nan
     out.append(f"| {labels.get(n, n)} | {fmt(g)} | {fmt(med(n, 1), 0)} / {fmt(med(n, 2), 0)} | {fmt(norm)} | {ratio(g, quic)} | "
-               f"{ratio(g, cc)} | {ratio(g, ca)} | {runs[n]}/{len(rows[n])} |")
+               f"{ratio(g, cc)} | {ratio(g, ca)} | {fmt(paired(byround, n, 'udp-ceiling-aes', 0, 0))} | {runs[n]}/{len(rows[n])} |")
 hs = [n for n in order if is_hs(n)]
 full = med("tls13-handshake-full", 3)
 if hs:
-    out.append("\n| handshake + 1-byte request | ms per connection | x TLS 1.3 full | ok runs |")
-    out.append("|---|---:|---:|---:|")
+    out.append("\n| handshake + 1-byte request | ms per connection | x TLS 1.3 full | paired x TLS 1.3 full | ok runs |")
+    out.append("|---|---:|---:|---:|---:|")
     for n in hs:
-        out.append(f"| {labels.get(n, n)} | {fmt(med(n, 3), 3)} | {ratio(med(n, 3), full)} | {runs[n]}/{len(rows[n])} |")
-lat, lorder = {}, []
+        out.append(f"| {labels.get(n, n)} | {fmt(med(n, 3), 3)} | {ratio(med(n, 3), full)} | "
+                   f"{fmt(paired(byround, n, 'tls13-handshake-full', 3, 3))} | {runs[n]}/{len(rows[n])} |")
+lat, lorder, latround = {}, [], {}
 for line in open(sys.argv[5]):
     name, rnd, *vals = line.rstrip("\n").split("\t")
     if name not in lat:
         lat[name] = []
         lorder.append(name)
     lat[name].append([float(v) if v not in ("", "nan") else math.nan for v in vals])
+    latround.setdefault(name, {})[rnd] = lat[name][-1]
 def lmed(name, i):
     vals = [r[i] for r in lat.get(name, []) if not math.isnan(r[i])]
     return statistics.median(vals) if vals else math.nan
@@ -395,13 +406,14 @@ llabels = {
     "udp-pingpong-chacha": "raw UDP ping-pong, 1-byte sealed ChaCha20-Poly1305 (sss-udp-ceiling)",
 }
 if lorder:
-    pp = lmed("udp-pingpong-aes", 1) if "AES" in sys.argv[6].upper() else lmed("udp-pingpong-chacha", 1)
-    out.append("\n| request/response | req/s | p50 us | p99 us | p50 x ping-pong (same cipher) | ok runs |")
-    out.append("|---|---:|---:|---:|---:|---:|")
+    ppname = "udp-pingpong-aes" if "AES" in sys.argv[6].upper() else "udp-pingpong-chacha"
+    pp = lmed(ppname, 1)
+    out.append("\n| request/response | req/s | p50 us | p99 us | p50 x ping-pong (same cipher) | paired p50 x ping-pong | ok runs |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
     for n in lorder:
         ok = sum(1 for r in lat[n] if not math.isnan(r[0]))
         out.append(f"| {llabels.get(n, n)} | {fmt(lmed(n, 0), 0)} | {fmt(lmed(n, 1), 1)} | {fmt(lmed(n, 2), 1)} | "
-                   f"{ratio(lmed(n, 1), pp)} | {ok}/{len(lat[n])} |")
+                   f"{ratio(lmed(n, 1), pp)} | {fmt(paired(latround, n, ppname, 1, 1))} | {ok}/{len(lat[n])} |")
 notes = [l.strip() for l in open(sys.argv[2]) if l.strip()]
 if notes:
     out.append("\nNotes:\n")
