@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what SSS needs to build and test on Debian 12 (idempotent; needs root or sudo for apt-get).
 set -euo pipefail
-packages=(cmake ninja-build g++ pkg-config qt6-base-dev qt6-base-dev-tools libsodium-dev libgl-dev)
+packages=(cmake ninja-build g++ pkg-config qt6-base-dev qt6-base-dev-tools libsodium-dev libgl-dev
+          iproute2) # iproute2: `ip netns` for tst_net_pmtu (skipped without root or namespaces)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

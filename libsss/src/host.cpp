@@ -71,6 +71,7 @@ core::EndpointConfig HostPrivate::endpointConfig() const
     c.sessionLinger = config.sessionLinger;
     c.congestionAlgorithm = config.congestionAlgorithm.compare(u"newreno", Qt::CaseInsensitive) == 0 ? 0 : 1;
     c.maxDatagramSize = config.maxDatagramSize;
+    c.maxProbedDatagramSize = config.maxProbedDatagramSize;
     c.allowNullCipher = config.allowNullCipher;
     return c;
 }
@@ -99,6 +100,9 @@ bool HostPrivate::start(std::unique_ptr<detail::Platform> platform)
     }
     core::EndpointConfig c = endpointConfig();
     c.wallClockOffsetNs = platform->wallClockOffsetNs();
+    if (!platform->dontFragment())
+        c.maxProbedDatagramSize = 0; // probes would be fragmented, and prove nothing
+
     platform_ = std::move(platform);
     platform_->driver_ = this;
     platformDefers_ = platform_->canDefer();
@@ -709,6 +713,10 @@ QList<ChannelInfo> Host::channels() const
         i.retransmittedBytes = c.retransmittedBytes;
         i.packetsDropped = c.packetsDropped;
         i.keyUpdates = c.keyUpdates;
+        i.maxDatagramSize = int(c.maxDatagramSize);
+        i.mtuProbesSent = c.mtuProbesSent;
+        i.mtuProbesLost = c.mtuProbesLost;
+        i.mtuBlackHoles = c.mtuBlackHoles;
         i.streamCount = c.streamCount;
         out.append(i);
     }

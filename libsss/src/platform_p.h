@@ -38,6 +38,9 @@ public:
     virtual core::SocketAddress localAddress() const = 0;
     // Wall-clock time at core::Instant{} in ns since the Unix epoch (handshake timestamps).
     virtual quint64 wallClockOffsetNs() const { return 0; }
+    // True if datagrams leave with "don't fragment" (and a larger one than the path carries is lost):
+    // only then can path MTU discovery learn anything. The simulator's links drop oversized packets.
+    virtual bool dontFragment() const { return true; }
     // false for virtual time: blocking waits (waitForReadyRead...) cannot make progress there.
     virtual bool isRealTime() const { return true; }
     // A deterministic random source for the core (simulation); empty = the system CSPRNG.

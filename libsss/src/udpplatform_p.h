@@ -24,6 +24,7 @@ public:
     bool canDefer() const override { return idleHooked_; }
     core::SocketAddress localAddress() const override;
     quint64 wallClockOffsetNs() const override;
+    bool dontFragment() const override { return transport_.dontFragment(); }
 
 private:
     QObject context_; // receiver of posted calls: they die with the platform

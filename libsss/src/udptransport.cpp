@@ -81,6 +81,7 @@ struct UdpTransport::Private {
     QString error;
     bool gso = false;
     bool gro = false;
+    bool dontFragment = false;
     bool dispatching = false;
     bool closed = true;
 
@@ -122,7 +123,7 @@ struct UdpTransport::Private {
     void onReadable();
     void sendFast(const core::Transmit *t, qsizetype count);
     int submit(int n, const core::Transmit *t);
-    void sendOne(const core::Transmit &t);
+    int sendOne(const core::Transmit &t); // 0 or the errno
     bool toSockaddr(const core::SocketAddress &a, sockaddr_storage *ss, socklen_t *len) const;
     const core::SocketAddress &fromSockaddr(const sockaddr_storage &ss, socklen_t len);
     static core::SocketAddress convert(const sockaddr_storage &ss, socklen_t len);
@@ -258,6 +259,10 @@ bool UdpTransport::gsoEnabled() const
 bool UdpTransport::groEnabled() const
 {
     return d->gro;
+}
+bool UdpTransport::dontFragment() const
+{
+    return d->dontFragment;
 }
 
 void UdpTransport::close()
@@ -398,6 +403,14 @@ bool UdpTransport::Private::bindFast(const QHostAddress &address, quint16 port)
     int bufBytes = kSocketBufferBytes;
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufBytes, sizeof(bufBytes));
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufBytes, sizeof(bufBytes));
+    // "Don't fragment", and no fragmentation below a cached path MTU either (PMTUDISC_PROBE: the
+    // core's path MTU discovery decides what fits; an IPv4 fragment lost is the whole packet lost).
+    int probe = IP_PMTUDISC_PROBE;
+    const bool df4 = ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof(probe)) == 0;
+    int probe6 = IPV6_PMTUDISC_PROBE;
+    const bool df6 = family == AF_INET6
+        && ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof(probe6)) == 0;
+    dontFragment = family == AF_INET6 ? df6 && (df4 || !dualStack) : df4;
     int on = 1;
     gro = ::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
     int segment = 0;
@@ -662,11 +675,14 @@ int UdpTransport::Private::submit(int n, const core::Transmit *t)
             continue;
         const MsgInfo &info = txInfo[done];
         if (info.gso && (err == EMSGSIZE || err == EIO || err == EINVAL)) {
-            // The path cannot segment (no checksum offload, MTU below the segment size...): stop
-            // using GSO and resend this run one datagram at a time.
-            gso = false;
+            // Resend this run one datagram at a time. If they then go out, the device cannot
+            // segment (no checksum offload...): stop using GSO. If the first is refused as too big
+            // on its own (a path MTU probe beyond the interface MTU), GSO was not the problem.
+            int tooBig = 0;
             for (int s = 0; s < info.segments; ++s)
-                sendOne(t[info.first + s]);
+                tooBig += sendOne(t[info.first + s]) == EMSGSIZE ? 1 : 0;
+            if (tooBig == 0)
+                gso = false;
             ++done;
             continue;
         }
@@ -681,13 +697,13 @@ int UdpTransport::Private::submit(int n, const core::Transmit *t)
     return 0;
 }
 
-void UdpTransport::Private::sendOne(const core::Transmit &t)
+int UdpTransport::Private::sendOne(const core::Transmit &t)
 {
     sockaddr_storage ss;
     socklen_t len = 0;
     if (!toSockaddr(t.to, &ss, &len)) {
         ++stats.sendErrors;
-        return;
+        return EAFNOSUPPORT;
     }
     ssize_t r;
     do {
@@ -695,10 +711,13 @@ void UdpTransport::Private::sendOne(const core::Transmit &t)
                      len);
         ++stats.sendCalls;
     } while (r < 0 && errno == EINTR);
-    if (r < 0)
+    if (r < 0) {
+        const int err = errno;
         ++stats.sendErrors;
-    else
-        ++stats.datagramsSent;
+        return err;
+    }
+    ++stats.datagramsSent;
+    return 0;
 }
 #endif
 

@@ -65,6 +65,9 @@ public:
     Stats stats() const;
     bool gsoEnabled() const;
     bool groEnabled() const;
+    // Datagrams leave with "don't fragment" (Linux fast path: IP(V6)_PMTUDISC_PROBE); QUdpSocket
+    // cannot set it, so the portable path says false.
+    bool dontFragment() const;
     void close();
 
 private:

@@ -30,7 +30,8 @@ Channel::Channel(EndpointShared &ep, Session *session, bool initiator, quint64 l
       cc_(createCongestionController(ep.config.congestionAlgorithm == 0 ? CongestionAlgorithm::NewReno
                                                                         : CongestionAlgorithm::Cubic,
                                      ep.config.maxDatagramSize)),
-      pacer_(ep.config.maxDatagramSize), nextHandshakeSend_(now)
+      pacer_(ep.config.maxDatagramSize), pmtu_(ep.config.maxDatagramSize, ep.config.maxProbedDatagramSize),
+      nextHandshakeSend_(now)
 {
     if (session_)
         session_->referencingChannels.push_back(this);
@@ -184,6 +185,10 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
             unvalidatedSent_ = 0;
             pathChallenge_ = ep_.randomU64();
             pathChallengePending_ = true;
+            // A new path may carry less: back to the base size, and search again (RFC 9000 §14.3).
+            pmtu_.reset(now);
+            probePn_ = kNoProbe;
+            onPathMtuChanged(now);
         }
     } else if (!addressValidated_ && !initiator_ && pathChallenge_ == 0) {
         addressValidated_ = true; // the initiator proved it got our response at this address
@@ -346,9 +351,12 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
     // The congestion controller sees one ACK's in-flight packets as one (bytes summed, latest send
     // time): its growth math then runs once per ACK, not once per packet acknowledged.
     AckedPacket ackedForCc {Instant {}, 0};
+    bool largeAcked = false;
+    const quint32 mtuBase = quint32(pmtu_.base());
     for (SentPacket *p : newly) {
         if (p->lost)
             continue; // handled through lostRecent_ above
+        largeAcked |= p->bytes > mtuBase;
         if (p->ackEliciting) {
             newlyAckedEliciting = true;
             --ackElicitingOutstanding_;
@@ -368,6 +376,16 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
     }
     if (session_)
         session_->onAckDone();
+    if (largeAcked) {
+        if (probePn_ != kNoProbe && ack.ranges.contains(probePn_)) {
+            probePn_ = kNoProbe;
+            pmtu_.onProbeAcked(now, probeBytes_);
+            onPathMtuChanged(now);
+            ep_.trace(now, "transport:mtu_updated", QStringLiteral("size=%1").arg(pmtu_.current()));
+        } else {
+            pmtu_.onLargePacketAcked();
+        }
+    }
     if (ackedForCc.bytes > 0)
         cc_->onPacketAcked(now, ackedForCc, rtt_, appLimited);
     if (largestNew && largestNew->ackEliciting) {
@@ -412,10 +430,23 @@ void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
 {
     Instant largestLostTime {};
     Instant firstLost = kNever, lastLost {};
+    bool largeLost = false, smallLost = false;
+    const quint32 mtuBase = quint32(pmtu_.base());
     for (SentPacket *p : lost) {
         p->lost = true;
         if (p->ackEliciting)
             --ackElicitingOutstanding_;
+        if (Q_UNLIKELY(p->pn == probePn_)) {
+            // A lost PMTU probe says the path is too narrow for it, not that it is congested
+            // (RFC 9000 §14.4): no congestion signal, no retransmission (it carries only PING).
+            bytesInFlight_ -= p->bytes;
+            probePn_ = kNoProbe;
+            pmtu_.onProbeLost(now, probeBytes_);
+            p->frames.clear();
+            continue;
+        }
+        if (p->ackEliciting)
+            (p->bytes > mtuBase ? largeLost : smallLost) = true;
         if (p->inFlight) {
             bytesInFlight_ -= p->bytes;
             largestLostTime = std::max(largestLostTime, p->time);
@@ -436,6 +467,10 @@ void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
     }
     while (lostRecent_.size() > 512)
         lostRecent_.erase(lostRecent_.begin());
+    // Only packets above the base size lost, again and again, while none of them gets through: the
+    // path's MTU may have shrunk under us (a black hole).
+    if (largeLost && !smallLost && pmtu_.onLargeLossBurst(now))
+        onPathMtuChanged(now);
     if (largestLostTime != Instant {})
         cc_->onCongestionEvent(now, largestLostTime);
     // Persistent congestion (RFC 9002 §7.6): ack-eliciting losses spanning more than 3 PTOs.
@@ -517,6 +552,8 @@ void Channel::handleTimeout(Instant now)
         pruneSent();
     } else if (ptoDeadline() <= now) {
         ++ptoCount_;
+        if (pmtu_.onPto(now, ptoCount_))
+            onPathMtuChanged(now); // the probes below then go out at the base size
         probesToSend_ = 2;
         probeNext_ = 0;
         probeEnd_ = nextPn_;
@@ -565,6 +602,7 @@ Instant Channel::nextTimeout() const
     Instant t = lastReceived_ + idleTimeout();
     t = std::min(t, lossTime_ != kNever ? lossTime_ : ptoDeadline());
     t = std::min(t, prevKeyDiscard_);
+    t = std::min(t, pmtu_.nextProbeTime()); // the raise timer: probe a larger size again
     // While the anti-amplification limit blocks every send, send deadlines (ack, keepalive, pacing)
     // stay in the past until the peer sends more: reporting them would make the driver spin.
     if (amplificationBudget() < kShortHeaderSize + crypto::PacketProtection::kTagSize + 16)
@@ -575,10 +613,8 @@ Instant Channel::nextTimeout() const
         const Duration keepAlive = keepAliveInterval();
         t = std::min(t, std::max(lastAckElicitingSent_ + keepAlive, lastReceived_ + keepAlive / 2));
     }
-    if (session_ && session_->hasPendingFrames()
-        && bytesInFlight_ + ep_.config.maxDatagramSize <= cc_->window())
-        t = std::min(
-            t, pacer_.nextSendTime(ep_.lastNow, ep_.config.maxDatagramSize) - ep_.config.timerGranularity);
+    if (session_ && session_->hasPendingFrames() && bytesInFlight_ + pmtu_.current() <= cc_->window())
+        t = std::min(t, pacer_.nextSendTime(ep_.lastNow, pmtu_.current()) - ep_.config.timerGranularity);
     return t;
 }
 
@@ -587,6 +623,27 @@ qsizetype Channel::amplificationBudget() const
     if (addressValidated_)
         return std::numeric_limits<qsizetype>::max();
     return std::max<qsizetype>(0, 3 * unvalidatedReceived_ - unvalidatedSent_);
+}
+
+// The size of the path MTU probe to send now, or 0. Probes go on an established, validated path
+// once the peer's limit is known, and are congestion controlled like any packet except that one may
+// overshoot the window (else a busy sender would never probe).
+qint64 Channel::pmtuProbeDue(Instant now)
+{
+    if (Q_LIKELY(!pmtu_.mayProbe(now)) || state_ != State::Established || !addressValidated_ || !session_)
+        return 0;
+    const quint64 peerLimit = session_->peerMaxDatagramSize();
+    if (peerLimit == 0 || bytesInFlight_ >= cc_->window())
+        return 0;
+    pmtu_.setPeerLimit(now, qint64(std::min<quint64>(peerLimit, quint64(kMaxMaxDatagramSize))));
+    return pmtu_.nextProbe(now);
+}
+
+void Channel::onPathMtuChanged(Instant now)
+{
+    (void)now;
+    cc_->setMaxDatagramSize(pmtu_.current());
+    pacer_.setMaxDatagramSize(pmtu_.current());
 }
 
 bool Channel::canSendData(Instant now, qsizetype size) const
@@ -665,7 +722,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     if (Q_UNLIKELY(packetsSinceRekey_ >= ep_.config.rekeyAfterPackets
                    || now - lastRekey_ >= ep_.config.rekeyAfterTime))
         maybeRekey(now);
-    const qsizetype maxSize = ep_.config.maxDatagramSize;
+    const qsizetype maxSize = pmtu_.current();
     const qsizetype budget = amplificationBudget();
     if (budget < kShortHeaderSize + crypto::PacketProtection::kTagSize + 16)
         return false;
@@ -692,6 +749,7 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     sp.pn = nextPn_;
     SentFrames &frames = sp.frames;
     bool ackEliciting = false;
+    qint64 probeSize = 0;
     quint64 ackLargest = 0;
 
     if (state_ == State::Closing) {
@@ -743,9 +801,16 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
             ackLargest = 0;
         }
         if (out.size() == kShortHeaderSize) {
-            setSize(out, 0);
-            sent_.pop_back();
-            return false;
+            // Nothing else to send: room for a path MTU probe, a PING padded to the size tried.
+            probeSize = pmtuProbeDue(now);
+            if (Q_LIKELY(probeSize == 0) || probeSize > budget) {
+                setSize(out, 0);
+                sent_.pop_back();
+                return false;
+            }
+            w.varint(quint64(FrameType::Ping));
+            w.zeros(probeSize - kShortHeaderSize - crypto::PacketProtection::kTagSize - 1);
+            ackEliciting = true;
         }
     }
 
@@ -776,6 +841,12 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
         pacer_.onSent(now, out.size());
         if (probesToSend_ > 0)
             --probesToSend_;
+    }
+    if (Q_UNLIKELY(probeSize != 0)) {
+        probePn_ = pn;
+        probeBytes_ = probeSize;
+        pmtu_.onProbeSent(probeSize);
+        ep_.trace(now, "transport:mtu_probe", QStringLiteral("size=%1 pn=%2").arg(probeSize).arg(pn));
     }
     if (!addressValidated_)
         unvalidatedSent_ += out.size();
@@ -825,6 +896,10 @@ ChannelStats Channel::stats() const
     s.packetsDropped = packetsDropped_;
     s.keyUpdates = keyUpdates_;
     s.streamCount = session_ ? session_->streamCount() : 0;
+    s.maxDatagramSize = pmtu_.current();
+    s.mtuProbesSent = pmtu_.probesSent();
+    s.mtuProbesLost = pmtu_.probesLost();
+    s.mtuBlackHoles = pmtu_.blackHoles();
     return s;
 }
 

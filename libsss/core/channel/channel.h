@@ -10,6 +10,7 @@
 #include "crypto/handshake.h"
 #include "recovery/congestion.h"
 #include "recovery/pacer.h"
+#include "recovery/pmtud.h"
 #include "recovery/rtt.h"
 
 #include <deque>
@@ -117,6 +118,8 @@ private:
     };
 
     bool canSendData(Instant now, qsizetype size) const;
+    qint64 pmtuProbeDue(Instant now);
+    void onPathMtuChanged(Instant now);
     void onAckFrame(Instant now, const wire::AckFrame &ack);
     void deferAck(Instant now, wire::AckFrame &ack);
     std::optional<EndpointShared::DeferredAck> takeDeferredAck();
@@ -186,6 +189,12 @@ private:
     // probeEnd_, and from probeNext_ on (the next one not repeated yet).
     quint64 probeNext_ = 0, probeEnd_ = 0;
     bool pingQueued_ = false;
+
+    // path MTU discovery: one probe (a padded PING) in flight at a time, at packet number probePn_
+    static constexpr quint64 kNoProbe = ~quint64(0);
+    PathMtu pmtu_;
+    quint64 probePn_ = kNoProbe;
+    qint64 probeBytes_ = 0;
 
     // paths and anti-amplification
     bool addressValidated_ = false;

@@ -79,7 +79,12 @@ struct EndpointConfig {
     quint64 rekeyAfterPackets = quint64(1) << 30;
     Duration rekeyAfterTime = std::chrono::hours(1);
     int congestionAlgorithm = 1; // 0 NewReno, 1 CUBIC
-    int maxDatagramSize = 1232; // UDP payload we emit (fits IPv6 minimum MTU)
+    int maxDatagramSize
+        = 1232; // UDP payload we emit until path MTU discovery finds more (fits IPv6 minimum MTU)
+    // Largest UDP payload path MTU discovery probes for (1452: a 1500-byte IPv6 packet); at most
+    // maxDatagramSize turns discovery off. The edge must send with "don't fragment" for it to mean
+    // anything (the Qt edge turns it off where it cannot).
+    int maxProbedDatagramSize = 1452;
     bool allowAesGcm = true;
     bool allowNullCipher = false; // tests and fuzzing only; both ends must allow it
     // Handshakes per second before cookies are required. A responder handshake costs a few hundred
@@ -132,6 +137,8 @@ struct ChannelStats {
     quint64 packetsLost = 0, retransmittedBytes = 0, packetsDropped = 0 /* failed auth/replay/malformed */;
     quint64 keyUpdates = 0;
     int streamCount = 0;
+    qint64 maxDatagramSize = 0; // UDP payload size in use (path MTU discovery raises it)
+    quint64 mtuProbesSent = 0, mtuProbesLost = 0, mtuBlackHoles = 0;
 };
 
 struct StreamStats {

@@ -119,7 +119,9 @@ TransportParams Session::localParams(bool resume) const
     p.initialMaxStreams = ep_.config.maxIncomingStreams;
     p.idleTimeoutMs
         = quint64(std::chrono::duration_cast<std::chrono::milliseconds>(ep_.config.idleTimeout).count());
-    p.maxDatagramSize = quint64(ep_.config.maxDatagramSize);
+    // What we accept, not what we send: the edges take any UDP datagram, so a peer's path MTU
+    // discovery is bounded by the path and its own limit only.
+    p.maxDatagramSize = quint64(kMaxMaxDatagramSize);
     return p;
 }
 

@@ -251,6 +251,8 @@ public:
     quint64 receiveLimit() const { return connWindow_.limit(); }
     bool hasOpenStreams() const { return !streams_.empty(); }
     quint64 peerIdleTimeoutMs() const { return peer_.idleTimeoutMs; } // 0: not known or none
+    // Largest UDP payload the peer accepts (transport parameter 7); 0 until its parameters arrive.
+    quint64 peerMaxDatagramSize() const { return peer_.maxDatagramSize; }
     // Queues a stream whose life is over (both directions done) for reclaiming. The reclaim itself
     // waits for sweepReclaims(), which Endpoint::afterTransmit() calls once the turn's packets are
     // sent: freeing the state is then not on the path between a request and its answer.

@@ -31,7 +31,10 @@ struct SSS_EXPORT HostConfig {
     std::chrono::milliseconds handshakeTimeout {10000};
     std::chrono::milliseconds sessionLinger {60000}; // how long streams wait for a lost channel
     QString congestionAlgorithm = QStringLiteral("cubic"); // "cubic" or "newreno"
-    int maxDatagramSize = 1232; // UDP payload size we emit
+    int maxDatagramSize = 1232; // UDP payload size we emit until path MTU discovery finds more
+    // Path MTU discovery probes up to this UDP payload size (1452: 1500-byte IPv6 packets); at most
+    // maxDatagramSize turns it off. Off on platforms that cannot send with "don't fragment".
+    int maxProbedDatagramSize = 1452;
     bool allowNullCipher = false; // testing only: both ends must allow it
     // Handshakes per second answered at once; beyond that a client must first prove its address
     // with a cookie (one more round trip), so a spoofed flood creates no state. 0 = always.
@@ -110,6 +113,8 @@ struct SSS_EXPORT ChannelInfo {
     quint64 packetsLost = 0, retransmittedBytes = 0, packetsDropped = 0;
     quint64 keyUpdates = 0;
     int streamCount = 0;
+    int maxDatagramSize = 0; // UDP payload size in use (path MTU discovery raises it)
+    quint64 mtuProbesSent = 0, mtuProbesLost = 0, mtuBlackHoles = 0; // path MTU discovery
 };
 
 // Statistics of one stream.

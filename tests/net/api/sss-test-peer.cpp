@@ -1,5 +1,6 @@
-// sss-test-peer: an SSS echo server for the two-process tests. Binds 127.0.0.1 (any port), serves
-// "echo"/"v1", prints "<PeerId> <port>" on one line and runs until stdin closes or it is killed.
+// sss-test-peer: an SSS echo server for the two-process tests. Binds 127.0.0.1, or the address given
+// as its one argument (any port), serves "echo"/"v1", prints "<PeerId> <port>" on one line and runs
+// until stdin closes or it is killed.
 #include "echo_p.h"
 
 #include <QCoreApplication>
@@ -14,7 +15,13 @@ int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     sss::Host host;
-    if (!host.bind(QHostAddress::LocalHost, 0)) {
+    const QHostAddress address
+        = argc > 1 ? QHostAddress(QString::fromLocal8Bit(argv[1])) : QHostAddress(QHostAddress::LocalHost);
+    if (address.isNull()) {
+        std::fprintf(stderr, "not an address: %s\n", argv[1]);
+        return 2;
+    }
+    if (!host.bind(address, 0)) {
         std::fprintf(stderr, "bind failed: %s\n", qPrintable(host.errorString()));
         return 1;
     }

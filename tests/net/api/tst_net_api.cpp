@@ -127,6 +127,49 @@ private slots:
         exerciseEcho(&client, server.peerId(), server.localPort());
     }
 
+    // Path MTU discovery over the real kernel: probes leave with "don't fragment" and loopback
+    // carries them, so the channel moves from 1,232-byte datagrams to the largest size it may probe.
+    // Where the Host cannot set "don't fragment" (SSS_UDP_PORTABLE=1: QUdpSocket) it must not probe.
+    void pathMtuDiscovery_data()
+    {
+        QTest::addColumn<int>("maxProbed");
+        QTest::newRow("default 1452") << 1452;
+        QTest::newRow("jumbo 9000") << 9000;
+    }
+    void pathMtuDiscovery()
+    {
+        QFETCH(int, maxProbed);
+        HostConfig cfg;
+        cfg.maxProbedDatagramSize = maxProbed;
+        Host server, client;
+        server.setConfig(cfg);
+        client.setConfig(cfg);
+        QVERIFY(server.bind(QHostAddress::LocalHost, 0));
+        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
+        Server srv(&server);
+        QVERIFY(srv.listen(QStringLiteral("echo"), QStringLiteral("v1")));
+        connect(&srv, &Server::newConnection, &srv, [&] {
+            while (Stream *s = srv.nextPendingConnection())
+                sssTestEcho(s);
+        });
+        Stream s(&client);
+        QVERIFY(s.connectTo(server.peerId(), QStringLiteral("echo"), QStringLiteral("v1"),
+                            QHostAddress::LocalHost, server.localPort()));
+        const QByteArray big = pattern(1024 * 1024);
+        QCOMPARE(s.write(big), qint64(big.size()));
+        QByteArray got;
+        connect(&s, &QIODevice::readyRead, &s, [&] { got += s.readAll(); });
+        QTRY_COMPARE_WITH_TIMEOUT(got.size(), big.size(), 20000);
+        QVERIFY(got == big);
+        const bool portable = qEnvironmentVariableIntValue("SSS_UDP_PORTABLE") == 1;
+        const int expected = portable ? 1232 : maxProbed;
+        QTRY_COMPARE_WITH_TIMEOUT(client.channels().value(0).maxDatagramSize, expected, 5000);
+        const ChannelInfo c = client.channels().value(0);
+        QCOMPARE(c.mtuProbesSent, portable ? 0u : 1u); // loopback carries the first probe
+        QCOMPARE(c.mtuProbesLost, 0u);
+        QCOMPARE(c.packetsLost, 0u);
+    }
+
     // Writes made by a slot are normally sent by the drive that delivered the signal, after the
     // slot returns (no event-loop wake-up per write). A slot that instead blocks in a nested event
     // loop (waitForReadyRead, a bare QEventLoop) must still see its writes go out at once: the Host

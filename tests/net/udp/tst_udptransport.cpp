@@ -126,9 +126,11 @@ void TestUdpTransport::bind()
         // This kernel (6.18) supports both; the test documents that the fast path actually uses them.
         QVERIFY(t.gsoEnabled());
         QVERIFY(t.groEnabled());
+        QVERIFY(t.dontFragment()); // path MTU discovery depends on it
     } else {
         QVERIFY(!t.gsoEnabled());
         QVERIFY(!t.groEnabled());
+        QVERIFY(!t.dontFragment()); // QUdpSocket cannot set it: the Host then does not probe
     }
     t.close();
     QVERIFY(!t.isBound());
