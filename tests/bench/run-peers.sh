@@ -8,11 +8,12 @@
 #
 # usage: run-peers.sh [--rounds R] [--seconds S] [--out FILE] [--build DIR] [--no-install]
 #                     [--tls-bytes N] [--quic-bytes N] [--sss-bytes N] [--port-base P] [--handshake-seconds S]
-#                     [--sss-connections N] [--pgo-build DIR]
+#                     [--sss-connections N] [--pgo-build DIR] [--ceiling-size B]
 # SSS rows come from sss-perf (bulk upload, rr on fresh substreams with a Stream object each and
 # through the transaction API, connect = handshake + 1-byte request/response); rr is compared with
 # sss-udp-ceiling's sealed ping-pong, connect with TLS 1.3 full. --pgo-build DIR adds the same SSS rows
 # for a profile-guided build made by scripts/build-pgo.sh (rows "sss-pgo-..."), in the same rounds.
+# --ceiling-size B: the ceiling's datagram size (default 1452, the size SSS reaches on loopback).
 set -u
 
 ROUNDS=3
@@ -27,6 +28,7 @@ PORT_BASE=47000
 HS_SECONDS=3
 SSS_CONNECTIONS=200
 PGO_BUILD=""
+CEILING_DATAGRAM=1452
 SND_CPU=0
 RCV_CPU=1
 
@@ -44,7 +46,8 @@ while [ $# -gt 0 ]; do
     --handshake-seconds) HS_SECONDS=$2; shift 2 ;;
     --sss-connections) SSS_CONNECTIONS=$2; shift 2 ;;
     --pgo-build) PGO_BUILD=$2; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    --ceiling-size) CEILING_DATAGRAM=$2; shift 2 ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
     esac
 done
@@ -184,9 +187,10 @@ run_quic() { # round: ngtcp2 examples, one bulk GET
         "$(cpu_pct "$t" "$wall")"
 }
 
-# The ceiling sends datagrams of SSS's size (HostConfig::maxDatagramSize), so both move the same
-# bytes per packet: like for like.
-CEILING_DATAGRAM=1232
+# The ceiling sends datagrams of SSS's size, so both move the same bytes per packet: like for like.
+# On loopback SSS's path MTU discovery reaches HostConfig::maxProbedDatagramSize (1452) after one
+# probe, so that is the size (until 2026-11-23 it was maxDatagramSize, 1232: SSS did not probe).
+# (--ceiling-size; set above)
 run_ceiling() { # round aead
     local name="udp-ceiling-$2"
     [ -n "$CEILING" ] || { record "$name" "$1"; return; }

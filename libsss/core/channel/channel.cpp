@@ -381,7 +381,6 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
             probePn_ = kNoProbe;
             pmtu_.onProbeAcked(now, probeBytes_);
             onPathMtuChanged(now);
-            ep_.trace(now, "transport:mtu_updated", QStringLiteral("size=%1").arg(pmtu_.current()));
         } else {
             pmtu_.onLargePacketAcked();
         }
@@ -641,7 +640,8 @@ qint64 Channel::pmtuProbeDue(Instant now)
 
 void Channel::onPathMtuChanged(Instant now)
 {
-    (void)now;
+    ep_.trace(now, "transport:mtu_updated",
+              QStringLiteral("size=%1 black_holes=%2").arg(pmtu_.current()).arg(pmtu_.blackHoles()));
     cc_->setMaxDatagramSize(pmtu_.current());
     pacer_.setMaxDatagramSize(pmtu_.current());
 }
