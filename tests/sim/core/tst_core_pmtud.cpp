@@ -16,6 +16,7 @@ private Q_SLOTS:
     void discovers_data();
     void discovers();
     void blackHole();
+    void raiseTimer();
     void asymmetricLimits();
 };
 
@@ -147,6 +148,33 @@ void tst_CorePmtud::blackHole()
              qPrintable(QString::number(st.maxDatagramSize)));
     // The way back the ACKs take was not touched.
     QCOMPARE(run.b->ep->channelStats().value(0).maxDatagramSize, 1452);
+}
+
+void tst_CorePmtud::raiseTimer()
+{
+    // The search ends below the top on a 1300-byte path; the route then widens. Ten minutes later
+    // the channel (kept by a long idle timeout, no traffic) probes the top again, and gets it.
+    const uint64_t seed = sim::testSeeds(1).value(0);
+    sim::SeedGuard guard(seed);
+    Path path(seed, link(1300));
+    EndpointConfig cfg;
+    cfg.idleTimeout = 3600s;
+    Run run(path, 2 * 1000 * 1000, cfg, cfg);
+    QVERIFY(path.sim.runUntil([&] { return run.bulk.done(); }, 600s));
+    const Instant transferDone = path.sim.now();
+    path.sim.runFor(60s); // the search ends (on an idle channel each lost probe waits for a PTO)
+    const qint64 found = run.a->ep->channelStats().value(0).maxDatagramSize;
+    QVERIFY2(found > 1272 - 16 && found <= 1272, qPrintable(QString::number(found)));
+    path.ab->setParams(link(1500));
+    path.ba->setParams(link(1500));
+    path.sim.runFor(480s);
+    QCOMPARE(run.a->ep->channelStats().value(0).maxDatagramSize, found); // not before the timer
+    QVERIFY(
+        path.sim.runUntil([&] { return run.a->ep->channelStats().value(0).maxDatagramSize == 1452; }, 200s));
+    const Duration after = path.sim.now() - transferDone;
+    qInfo("raised to 1452 %.1f s after the transfer", toSeconds(after));
+    QVERIFY(after >= 600s);
+    QVERIFY(after <= 660s);
 }
 
 void tst_CorePmtud::asymmetricLimits()
