@@ -198,6 +198,7 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
 
     bool ackEliciting = false;
     bool violation = false;
+    bool padded = false; // only path MTU probes are padded
     if (session_)
         session_->setCurrentPacket(&ep_.rxSlab, plain, plen);
     auto apply = [&](const wire::Frame &f) {
@@ -237,9 +238,18 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
     if (frameCount <= EndpointShared::kKeptFrames) {
         // A packet that carries more than acknowledgements (a request, an answer, data) may make us
         // answer at once: its ACK frame waits until that answer is sent (deferAck).
-        bool deferAcks = false;
-        for (int i = 0; i < frameCount; ++i)
+        bool deferAcks = false, nothingKept = true;
+        for (int i = 0; i < frameCount; ++i) {
             deferAcks = deferAcks || wire::isAckEliciting(kept[i].type);
+            padded = padded || kept[i].type == FrameType::Padding;
+            nothingKept = nothingKept
+                && (kept[i].type == FrameType::Ack || kept[i].type == FrameType::Ping
+                    || kept[i].type == FrameType::Padding);
+        }
+        // ACKs, PINGs and padding (an MTU probe) leave no slice of the plaintext behind: give its
+        // room in the receive slab back, so they do not make an idle endpoint grow another slab.
+        if (nothingKept && plain + plen == ep_.rxSlab.constData() + ep_.rxSlabUsed)
+            ep_.rxSlabUsed -= plen;
         for (int i = 0; i < frameCount; ++i) {
             if (kept[i].type == FrameType::Padding)
                 continue;
@@ -260,7 +270,9 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
     if (ackEliciting) {
         ackPending_ = true;
         ++ackElicitingSinceAck_;
-        if (outOfOrder || ackElicitingSinceAck_ >= 2)
+        // A probe is acknowledged at once: the peer's search moves on a round trip per step, and
+        // does not hold its record of the probe (and the channel its spare memory) longer.
+        if (outOfOrder || ackElicitingSinceAck_ >= 2 || padded)
             ackDeadline_ = now;
         else
             ackDeadline_ = std::min(ackDeadline_, now + ep_.config.maxAckDelay);
@@ -625,11 +637,14 @@ qsizetype Channel::amplificationBudget() const
 }
 
 // The size of the path MTU probe to send now, or 0. Probes go on an established, validated path
-// once the peer's limit is known, and are congestion controlled like any packet except that one may
-// overshoot the window (else a busy sender would never probe).
+// once the peer's limit is known and the channel has sent 16 base-size packets' worth: a channel
+// that only ever carries small requests gains nothing from larger packets, and its handshake and
+// first answers do not wait behind probes. They are congestion controlled like any packet except
+// that one may overshoot the window (else a busy sender would never probe).
 qint64 Channel::pmtuProbeDue(Instant now)
 {
-    if (Q_LIKELY(!pmtu_.mayProbe(now)) || state_ != State::Established || !addressValidated_ || !session_)
+    if (Q_LIKELY(!pmtu_.mayProbe(now)) || state_ != State::Established || !addressValidated_ || !session_
+        || bytesSent_ < quint64(16 * pmtu_.base()))
         return 0;
     const quint64 peerLimit = session_->peerMaxDatagramSize();
     if (peerLimit == 0 || bytesInFlight_ >= cc_->window())

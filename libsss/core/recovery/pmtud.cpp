@@ -7,19 +7,19 @@
 namespace sss::core {
 
 PathMtu::PathMtu(qint64 base, qint64 max)
-    : base_(std::clamp<qint64>(base, kMinMaxDatagramSize, kMaxMaxDatagramSize)),
-      max_(std::min<qint64>(max, kMaxMaxDatagramSize)), peerLimit_(kMaxMaxDatagramSize), current_(base_),
-      low_(base_), high_(upper() + 1)
+    : base_(qint32(std::clamp<qint64>(base, kMinMaxDatagramSize, kMaxMaxDatagramSize))),
+      max_(qint32(std::clamp<qint64>(max, 0, kMaxMaxDatagramSize))), peerLimit_(qint32(kMaxMaxDatagramSize)),
+      current_(base_), high_(upper() + 1)
 {
     done_ = !enabled();
 }
 
 void PathMtu::setPeerLimit(Instant now, qint64 limit)
 {
-    peerLimit_ = std::clamp<qint64>(limit, base_, kMaxMaxDatagramSize);
+    peerLimit_ = qint32(std::clamp<qint64>(limit, base_, kMaxMaxDatagramSize));
     high_ = std::min(high_, upper() + 1);
     if (current_ > upper())
-        current_ = low_ = std::max(base_, upper());
+        current_ = std::max(base_, upper());
     if (!done_)
         finishIfNarrow(now);
 }
@@ -29,7 +29,7 @@ qint64 PathMtu::candidate() const
     // The top first: most paths carry it, and then one probe ends the search.
     if (high_ > upper())
         return upper();
-    return (low_ + high_) / 2;
+    return (current_ + high_) / 2;
 }
 
 qint64 PathMtu::nextProbe(Instant now)
@@ -54,7 +54,7 @@ Instant PathMtu::nextProbeTime() const
 
 void PathMtu::onProbeSent(qint64 size)
 {
-    inFlight_ = size;
+    inFlight_ = qint32(size);
     ++probesSent_;
 }
 
@@ -63,9 +63,9 @@ void PathMtu::onProbeAcked(Instant now, qint64 size)
     if (size == inFlight_)
         inFlight_ = 0;
     suspiciousBursts_ = 0;
-    if (size <= low_ || size > upper())
+    if (size <= current_ || size > upper())
         return;
-    low_ = current_ = size;
+    current_ = qint32(size);
     failures_ = 0;
     finishIfNarrow(now);
 }
@@ -75,20 +75,20 @@ void PathMtu::onProbeLost(Instant now, qint64 size)
     if (size == inFlight_)
         inFlight_ = 0;
     ++probesLost_;
-    if (done_ || size <= low_ || size >= high_)
+    if (done_ || size <= current_ || size >= high_)
         return; // a stale probe (the search moved on, or restarted below it)
     if (++failures_ < kMaxProbes)
         return;
-    high_ = size;
+    high_ = qint32(size);
     failures_ = 0;
     finishIfNarrow(now);
 }
 
 void PathMtu::finishIfNarrow(Instant now)
 {
-    if (low_ >= upper() || high_ - low_ <= kSearchGranularity) {
+    if (current_ >= upper() || high_ - current_ <= kSearchGranularity) {
         done_ = true;
-        raiseAt_ = low_ < upper() ? now + kRaiseInterval : kNever;
+        raiseAt_ = current_ < upper() ? now + kRaiseInterval : kNever;
     }
 }
 
@@ -96,7 +96,7 @@ void PathMtu::fallBack(Instant now)
 {
     ++blackHoles_;
     high_ = current_; // the size that stopped working
-    current_ = low_ = base_;
+    current_ = base_;
     failures_ = 0;
     suspiciousBursts_ = 0;
     done_ = false;
@@ -121,7 +121,7 @@ bool PathMtu::onPto(Instant now, int count)
 
 void PathMtu::reset(Instant now)
 {
-    current_ = low_ = base_;
+    current_ = base_;
     high_ = upper() + 1;
     inFlight_ = 0;
     failures_ = 0;

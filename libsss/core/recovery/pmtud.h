@@ -64,22 +64,22 @@ public:
     bool searchDone() const { return done_; }
 
 private:
-    qint64 upper() const { return peerLimit_ < max_ ? peerLimit_ : max_; }
+    qint32 upper() const { return peerLimit_ < max_ ? peerLimit_ : max_; }
     qint64 candidate() const;
     void fallBack(Instant now);
     void finishIfNarrow(Instant now);
 
-    qint64 base_, max_;
-    qint64 peerLimit_;
-    qint64 current_;
-    qint64 low_; // largest size known to work (== current_)
-    qint64 high_; // smallest size taken as too big; upper() + 1 while untested
-    qint64 inFlight_ = 0; // size of the probe in flight, 0 = none
-    int failures_ = 0; // consecutive losses of probes of candidate()
+    // A channel carries one of these: sizes fit 32 bits (at most 65527).
+    qint32 base_, max_;
+    qint32 peerLimit_;
+    qint32 current_; // the largest size known to work
+    qint32 high_; // smallest size taken as too big; upper() + 1 while untested
+    qint32 inFlight_ = 0; // size of the probe in flight, 0 = none
+    quint8 failures_ = 0; // consecutive losses of probes of candidate()
+    quint8 suspiciousBursts_ = 0;
     bool done_ = false;
     Instant raiseAt_ = kNever;
-    int suspiciousBursts_ = 0;
-    quint64 probesSent_ = 0, probesLost_ = 0, blackHoles_ = 0;
+    quint32 probesSent_ = 0, probesLost_ = 0, blackHoles_ = 0;
 };
 
 } // namespace sss::core

@@ -149,7 +149,7 @@ struct Frame {
 bool parseFrame(Reader &r, Frame &f);
 
 // Validates every frame of a payload. The first `keptCount` frames are left parsed in kept[0..),
-// the rest go through `scratch`. Returns the number of frames (padding bytes count as frames), or
+// the rest go through `scratch`. Returns the number of frames (a run of padding bytes is one), or
 // -1 if any frame is malformed: a receiver applies nothing of such a packet.
 int parseFrames(const char *payload, qsizetype size, Frame *kept, int keptCount, Frame &scratch);
 

@@ -37,6 +37,7 @@ private Q_SLOTS:
     void ackRangesLookup();
     void zigzagRoundTrip();
     void truncationsRejected();
+    void paddingRunIsOneFrame();
     void unknownFrameTypes_data();
     void unknownFrameTypes();
     void malformedFields_data();
@@ -533,6 +534,31 @@ QByteArray allFrames(std::vector<qsizetype> &ends, int &nonPadding)
     return out;
 }
 } // namespace
+
+void tst_Wire::paddingRunIsOneFrame()
+{
+    // A path MTU probe: PING and ~1,400 padding bytes. The padding is one frame, so the packet
+    // takes the one-parse path; a frame after the run is still found.
+    QByteArray probe;
+    Writer w(probe);
+    w.varint(quint64(FrameType::Ping));
+    w.zeros(1400);
+    Frame kept[4], scratch;
+    QCOMPARE(parseFrames(probe.constData(), probe.size(), kept, 4, scratch), 2);
+    QCOMPARE(kept[0].type, FrameType::Ping);
+    QCOMPARE(kept[1].type, FrameType::Padding);
+    QByteArray mixed(7, '\0');
+    Writer m(mixed);
+    m.varint(quint64(FrameType::Ping));
+    m.zeros(3);
+    QCOMPARE(parseFrames(mixed.constData(), mixed.size(), kept, 4, scratch), 3); // pad, PING, pad
+    QCOMPARE(kept[0].type, FrameType::Padding);
+    QCOMPARE(kept[1].type, FrameType::Ping);
+    QCOMPARE(kept[2].type, FrameType::Padding);
+    int n = 0;
+    forEachFrame(probe.constData(), probe.size(), [&](const Frame &) { ++n; });
+    QCOMPARE(n, 1); // (forEachFrame skips padding)
+}
 
 void tst_Wire::truncationsRejected()
 {
