@@ -19,6 +19,7 @@ private Q_SLOTS:
     void raiseTimer();
     void asymmetricLimits();
     void smallTrafficDoesNotProbe();
+    void pathChangeSearchesAgain();
 };
 
 namespace {
@@ -211,6 +212,35 @@ void tst_CorePmtud::smallTrafficDoesNotProbe()
         QCOMPARE(st.mtuProbesSent, 0u);
         QCOMPARE(st.maxDatagramSize, 1232);
     }
+}
+
+void tst_CorePmtud::pathChangeSearchesAgain()
+{
+    // The sender moves to a new address mid-transfer: the receiver's channel follows it, drops back
+    // to the base size (the new path may carry less) and searches again.
+    const uint64_t seed = sim::testSeeds(1).value(0);
+    sim::SeedGuard guard(seed);
+    Path path(seed, link(1500));
+    const qint64 bytes = 20 * 1000 * 1000;
+    Run run(path, bytes);
+    run.b->ep->setTraceEnabled(true);
+    QVERIFY(
+        path.sim.runUntil([&] { return run.b->ep->channelStats().value(0).maxDatagramSize == 1452; }, 60s));
+    QVERIFY(run.bulk.rx.received < bytes / 2);
+    while (run.b->ep->pollTrace()) { } // only what follows the move
+    QVERIFY(path.ha->setAddress(QHostAddress(QStringLiteral("10.0.0.77"))));
+    QVERIFY(path.sim.runUntil([&] { return run.bulk.done(); }, 120s));
+    QVERIFY(run.bulk.rx.patternOk);
+    QStringList updates;
+    bool moved = false;
+    while (std::optional<TraceEvent> t = run.b->ep->pollTrace()) {
+        moved = moved || t->name == u"connectivity:path_changed";
+        if (moved && t->name == u"transport:mtu_updated")
+            updates << t->detail.section(u' ', 0, 0);
+    }
+    QVERIFY(moved);
+    QVERIFY2(updates.value(0) == u"size=1232", qPrintable(updates.join(u',')));
+    QCOMPARE(run.b->ep->channelStats().value(0).maxDatagramSize, 1452); // found again
 }
 
 QTEST_GUILESS_MAIN(tst_CorePmtud)
