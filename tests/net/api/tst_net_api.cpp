@@ -1,5 +1,6 @@
 // The public API over real UDP on 127.0.0.1: one process with two Hosts, and two processes.
 #include "echo_p.h"
+#include "testpeer_p.h"
 
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -13,15 +14,9 @@
 #include <sss/stream.h>
 
 using namespace sss;
+using sss::test::pattern;
 
 namespace {
-QByteArray pattern(qsizetype n)
-{
-    QByteArray b(n, Qt::Uninitialized);
-    for (qsizetype i = 0; i < n; ++i)
-        b[i] = char((i * 31 + (i >> 9)) & 0xff);
-    return b;
-}
 
 // A server Host offering the echo service and a client Host, both on 127.0.0.1.
 struct EchoHosts {
@@ -278,23 +273,10 @@ private slots:
     void twoProcesses()
     {
         QProcess peer;
-        peer.setProgram(QStringLiteral(SSS_TEST_PEER));
-        peer.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        peer.start();
-        QVERIFY2(peer.waitForStarted(5000), qPrintable(peer.errorString()));
-        QByteArray line;
-        QElapsedTimer t;
-        t.start();
-        while (!line.contains('\n') && t.elapsed() < 10000 && peer.state() == QProcess::Running) {
-            peer.waitForReadyRead(500);
-            line += peer.readAllStandardOutput();
-        }
-        const QList<QByteArray> parts = line.trimmed().split(' ');
-        QCOMPARE(parts.size(), 2);
-        const PeerId id = PeerId::fromString(QString::fromLatin1(parts[0]));
-        QVERIFY(!id.isNull());
-        const quint16 port = quint16(parts[1].toUInt());
-        QVERIFY(port != 0);
+        PeerId id;
+        quint16 port = 0;
+        const QString error = test::startTestPeer(peer, QStringLiteral(SSS_TEST_PEER), {}, &id, &port);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
 
         Host client;
         QVERIFY(client.bind(QHostAddress::LocalHost, 0));

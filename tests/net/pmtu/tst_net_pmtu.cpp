@@ -2,7 +2,8 @@
 // are refused locally (EMSGSIZE, "don't fragment"), so the search must settle just under the
 // 1,372 bytes of UDP payload an IPv4 packet of 1400 bytes carries, while a transfer runs through
 // it intact. Sets up a namespace and a veth pair with `ip`, and removes them again.
-#include <QElapsedTimer>
+#include "../api/testpeer_p.h"
+
 #include <QProcess>
 #include <QTest>
 #include <sss/host.h>
@@ -12,15 +13,9 @@
 
 using namespace sss;
 
-namespace {
-QByteArray pattern(qsizetype n)
-{
-    QByteArray b(n, Qt::Uninitialized);
-    for (qsizetype i = 0; i < n; ++i)
-        b[i] = char((i * 131 + (i >> 11)) & 0xff);
-    return b;
-}
+using sss::test::pattern;
 
+namespace {
 // Runs `ip args...`; returns its stderr on failure, an empty string on success.
 QString ip(const QStringList &args)
 {
@@ -79,24 +74,13 @@ private slots:
     void discoversVethMtu()
     {
         QProcess peer;
-        peer.setProgram(QStringLiteral("ip"));
-        peer.setArguments({QStringLiteral("netns"), QStringLiteral("exec"), ns_,
-                           QStringLiteral(SSS_TEST_PEER), addrThere_});
-        peer.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        peer.start();
-        QVERIFY2(peer.waitForStarted(5000), qPrintable(peer.errorString()));
-        QByteArray line;
-        QElapsedTimer t;
-        t.start();
-        while (!line.contains('\n') && t.elapsed() < 10000 && peer.state() == QProcess::Running) {
-            peer.waitForReadyRead(500);
-            line += peer.readAllStandardOutput();
-        }
-        const QList<QByteArray> parts = line.trimmed().split(' ');
-        QCOMPARE(parts.size(), 2);
-        const PeerId id = PeerId::fromString(QString::fromLatin1(parts[0]));
-        QVERIFY(!id.isNull());
-        const quint16 port = quint16(parts[1].toUInt());
+        PeerId id;
+        quint16 port = 0;
+        const QString error = test::startTestPeer(
+            peer, QStringLiteral("ip"),
+            {QStringLiteral("netns"), QStringLiteral("exec"), ns_, QStringLiteral(SSS_TEST_PEER), addrThere_},
+            &id, &port);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
 
         Host client;
         QVERIFY2(client.bind(QHostAddress(addrHere_), 0), qPrintable(client.errorString()));
