@@ -480,7 +480,7 @@ void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
         lostRecent_.erase(lostRecent_.begin());
     // Only packets above the base size lost, again and again, while none of them gets through: the
     // path's MTU may have shrunk under us (a black hole).
-    if (largeLost && !smallLost && pmtu_.onLargeLossBurst(now))
+    if (largeLost && !smallLost && pmtu_.onLargeLossBurst(now, rtt_.smoothed()))
         onPathMtuChanged(now);
     if (largestLostTime != Instant {})
         cc_->onCongestionEvent(now, largestLostTime);

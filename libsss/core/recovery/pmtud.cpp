@@ -103,9 +103,12 @@ void PathMtu::fallBack(Instant now)
     finishIfNarrow(now);
 }
 
-bool PathMtu::onLargeLossBurst(Instant now)
+bool PathMtu::onLargeLossBurst(Instant now, Duration rtt)
 {
-    if (current_ <= base_ || ++suspiciousBursts_ < kBlackHoleBursts)
+    if (current_ <= base_ || (suspiciousBursts_ > 0 && now - lastBurst_ < rtt))
+        return false;
+    lastBurst_ = now;
+    if (++suspiciousBursts_ < kBlackHoleBursts)
         return false;
     fallBack(now);
     return true;

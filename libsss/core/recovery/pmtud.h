@@ -50,8 +50,9 @@ public:
     // use works.
     void onLargePacketAcked() { suspiciousBursts_ = 0; }
     // A loss burst (one loss detection pass) whose lost non-probe packets were all larger than the
-    // base. Returns true if this made the size fall back to the base.
-    bool onLargeLossBurst(Instant now);
+    // base. Bursts closer together than `rtt` count as one (the loss timer can declare the tail of
+    // one loss event in several passes). Returns true if this made the size fall back to the base.
+    bool onLargeLossBurst(Instant now, Duration rtt);
     // `count` PTOs in a row with nothing acknowledged: from the second one, a size above the base is
     // the suspect (a real outage then only costs a new search). Returns true if the size fell back.
     bool onPto(Instant now, int count);
@@ -79,6 +80,7 @@ private:
     quint8 suspiciousBursts_ = 0;
     bool done_ = false;
     Instant raiseAt_ = kNever;
+    Instant lastBurst_ {};
     quint32 probesSent_ = 0, probesLost_ = 0, blackHoles_ = 0;
 };
 

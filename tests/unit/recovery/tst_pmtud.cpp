@@ -145,13 +145,18 @@ private slots:
         PathMtu m(1232, 1452);
         search(m, 1500);
         QCOMPARE(m.current(), 1452);
-        QVERIFY(!m.onLargeLossBurst(t0));
-        QVERIFY(!m.onLargeLossBurst(t0));
+        const Duration rtt = 20ms;
+        QVERIFY(!m.onLargeLossBurst(t0, rtt));
+        QVERIFY(!m.onLargeLossBurst(t0 + 30ms, rtt));
         m.onLargePacketAcked(); // large packets still get through: congestion, not a black hole
-        QVERIFY(!m.onLargeLossBurst(t0));
-        QVERIFY(!m.onLargeLossBurst(t0));
+        QVERIFY(!m.onLargeLossBurst(t0 + 60ms, rtt));
+        QVERIFY(!m.onLargeLossBurst(t0 + 90ms, rtt));
         QCOMPARE(m.current(), 1452);
-        QVERIFY(m.onLargeLossBurst(t0)); // the third in a row
+        // The tail of the same loss event, declared by the loss timer within a round trip: one burst.
+        QVERIFY(!m.onLargeLossBurst(t0 + 95ms, rtt));
+        QVERIFY(!m.onLargeLossBurst(t0 + 100ms, rtt));
+        QCOMPARE(m.current(), 1452);
+        QVERIFY(m.onLargeLossBurst(t0 + 120ms, rtt)); // the third, a round trip apart
         QCOMPARE(m.current(), 1232);
         QCOMPARE(m.blackHoles(), 1u);
         // The search starts again below the size that failed, and finds the new limit.
@@ -161,7 +166,7 @@ private slots:
         // At the base there is nothing to fall back from.
         PathMtu b(1232, 1452);
         for (int i = 0; i < 10; ++i)
-            QVERIFY(!b.onLargeLossBurst(t0));
+            QVERIFY(!b.onLargeLossBurst(t0 + i * 1s, rtt));
     }
 
     void blackHoleFromPtos()
