@@ -384,7 +384,8 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
             toAck_.removeBelow(p->largestAckedInAck + 1);
         if (session_)
             session_->onFramesAcked(p->frames);
-        p->frames.clear();
+        // (Its frames are not cleared: nothing reads an acknowledged packet's frames again, and it
+        // is destroyed when pruned. QVarLengthArray::clear() is an out-of-line reallocation call.)
     }
     if (session_)
         session_->onAckDone();
