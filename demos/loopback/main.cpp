@@ -74,6 +74,9 @@ void printChannel(const char *who, const Host &host)
             "      packets lost %llu, retransmitted %llu B, dropped %llu, key updates %llu, streams %d\n",
             (unsigned long long)c.packetsLost, (unsigned long long)c.retransmittedBytes,
             (unsigned long long)c.packetsDropped, (unsigned long long)c.keyUpdates, c.streamCount);
+        std::printf("      datagram size %d B (path MTU probes %llu, lost %llu, black holes %llu)\n",
+                    c.maxDatagramSize, (unsigned long long)c.mtuProbesSent,
+                    (unsigned long long)c.mtuProbesLost, (unsigned long long)c.mtuBlackHoles);
     }
 }
 
