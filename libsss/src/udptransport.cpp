@@ -676,8 +676,8 @@ int UdpTransport::Private::submit(int n, const core::Transmit *t)
         const MsgInfo &info = txInfo[done];
         if (info.gso && (err == EMSGSIZE || err == EIO || err == EINVAL)) {
             // Resend this run one datagram at a time. If they then go out, the device cannot
-            // segment (no checksum offload...): stop using GSO. If the first is refused as too big
-            // on its own (a path MTU probe beyond the interface MTU), GSO was not the problem.
+            // segment (no checksum offload...): stop using GSO. If one is refused as too big on its
+            // own (a path MTU probe beyond the interface MTU), GSO was not the problem.
             int tooBig = 0;
             for (int s = 0; s < info.segments; ++s)
                 tooBig += sendOne(t[info.first + s]) == EMSGSIZE ? 1 : 0;

@@ -3,6 +3,7 @@
 // 1,372 bytes of UDP payload an IPv4 packet of 1400 bytes carries, while a transfer runs through
 // it intact. Sets up a namespace and a veth pair with `ip`, and removes them again.
 #include "../api/testpeer_p.h"
+#include "udptransport.h"
 
 #include <QProcess>
 #include <QTest>
@@ -106,6 +107,24 @@ private slots:
         peer.closeWriteChannel();
         if (!peer.waitForFinished(5000))
             peer.kill();
+    }
+
+    // A GSO run whose first datagram is larger than the interface MTU (a probe, then a data packet
+    // to the same peer) is refused whole with EMSGSIZE. The transport resends it datagram by
+    // datagram: the probe is lost, the data packet goes out, and GSO stays on, because the
+    // device can segment; it was one datagram that was too big.
+    void gsoSurvivesOversizedDatagram()
+    {
+        detail::UdpTransport t;
+        QVERIFY2(t.bind(QHostAddress(addrHere_), 0), qPrintable(t.errorString()));
+        if (!t.isFastPath() || !t.gsoEnabled())
+            QSKIP("needs the Linux fast path with GSO");
+        const core::SocketAddress to {QHostAddress(addrThere_), 9}; // discard: nobody needs to listen
+        const core::Transmit batch[] = {{to, QByteArray(1452, 'p')}, {to, QByteArray(1300, 'd')}};
+        t.send(batch, 2);
+        QCOMPARE(t.stats().sendErrors, 1u); // the 1452-byte datagram: beyond the 1400-byte MTU
+        QCOMPARE(t.stats().datagramsSent, 1u);
+        QVERIFY(t.gsoEnabled());
     }
 };
 
