@@ -81,9 +81,9 @@ void printText(const QJsonObject &r)
     }
     std::printf(
         "cipher %s, client cpu %.3f s, server cpu %.3f s, retransmitted %.0f bytes, packets lost %.0f, "
-        "srtt %.0f us\n",
+        "srtt %.0f us, datagrams %.0f B\n",
         qPrintable(r.value("cipher").toString("?")), num("client_cpu_s"), num("server_cpu_s"),
-        num("retransmitted_bytes"), num("packets_lost"), num("srtt_us"));
+        num("retransmitted_bytes"), num("packets_lost"), num("srtt_us"), num("datagram_size"));
 }
 
 #ifdef Q_OS_UNIX

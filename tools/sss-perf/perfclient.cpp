@@ -111,6 +111,8 @@ void PerfClient::addChannelStats(QJsonObject &out) const
         out["packets_received"] = double(c.packetsReceived);
         out["srtt_us"] = double(c.srtt.count());
         out["cwnd"] = double(c.congestionWindow);
+        out["datagram_size"] = c.maxDatagramSize; // what path MTU discovery reached
+        out["mtu_probes"] = double(c.mtuProbesSent);
         return;
     }
 }
