@@ -186,7 +186,7 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
             pathChallenge_ = ep_.randomU64();
             pathChallengePending_ = true;
             // A new path may carry less: back to the base size, and search again (RFC 9000 §14.3).
-            pmtu_.reset(now);
+            pmtu_.reset();
             probePn_ = kNoProbe;
             onPathMtuChanged(now);
         }
@@ -238,18 +238,11 @@ bool Channel::handlePacket(Instant now, const SocketAddress &from, const char *d
     if (frameCount <= EndpointShared::kKeptFrames) {
         // A packet that carries more than acknowledgements (a request, an answer, data) may make us
         // answer at once: its ACK frame waits until that answer is sent (deferAck).
-        bool deferAcks = false, nothingKept = true;
+        bool deferAcks = false;
         for (int i = 0; i < frameCount; ++i) {
             deferAcks = deferAcks || wire::isAckEliciting(kept[i].type);
             padded = padded || kept[i].type == FrameType::Padding;
-            nothingKept = nothingKept
-                && (kept[i].type == FrameType::Ack || kept[i].type == FrameType::Ping
-                    || kept[i].type == FrameType::Padding);
         }
-        // ACKs, PINGs and padding (an MTU probe) leave no slice of the plaintext behind: give its
-        // room in the receive slab back, so they do not make an idle endpoint grow another slab.
-        if (nothingKept && plain + plen == ep_.rxSlab.constData() + ep_.rxSlabUsed)
-            ep_.rxSlabUsed -= plen;
         for (int i = 0; i < frameCount; ++i) {
             if (kept[i].type == FrameType::Padding)
                 continue;
@@ -392,7 +385,7 @@ void Channel::onAckFrame(Instant now, const wire::AckFrame &ack)
     if (largeAcked) {
         if (probePn_ != kNoProbe && ack.ranges.contains(probePn_)) {
             probePn_ = kNoProbe;
-            pmtu_.onProbeAcked(now, probeBytes_);
+            pmtu_.onProbeAcked(now, pmtu_.probeInFlight());
             onPathMtuChanged(now);
         } else {
             pmtu_.onLargePacketAcked();
@@ -453,7 +446,7 @@ void Channel::onPacketsLost(Instant now, std::vector<SentPacket *> &lost)
             // (RFC 9000 §14.4): no congestion signal, no retransmission (it carries only PING).
             bytesInFlight_ -= p->bytes;
             probePn_ = kNoProbe;
-            pmtu_.onProbeLost(now, probeBytes_);
+            pmtu_.onProbeLost(now, pmtu_.probeInFlight());
             p->frames.clear();
             continue;
         }
@@ -860,7 +853,6 @@ bool Channel::pollTransmit(Instant now, Transmit &tx)
     }
     if (Q_UNLIKELY(probeSize != 0)) {
         probePn_ = pn;
-        probeBytes_ = probeSize;
         pmtu_.onProbeSent(probeSize);
         ep_.trace(now, "transport:mtu_probe", QStringLiteral("size=%1 pn=%2").arg(probeSize).arg(pn));
     }

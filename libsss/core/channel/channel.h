@@ -194,7 +194,6 @@ private:
     static constexpr quint64 kNoProbe = ~quint64(0);
     PathMtu pmtu_;
     quint64 probePn_ = kNoProbe;
-    qint64 probeBytes_ = 0;
 
     // paths and anti-amplification
     bool addressValidated_ = false;

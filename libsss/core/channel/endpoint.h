@@ -79,8 +79,8 @@ struct EndpointConfig {
     quint64 rekeyAfterPackets = quint64(1) << 30;
     Duration rekeyAfterTime = std::chrono::hours(1);
     int congestionAlgorithm = 1; // 0 NewReno, 1 CUBIC
-    int maxDatagramSize
-        = 1232; // UDP payload we emit until path MTU discovery finds more (fits IPv6 minimum MTU)
+    // UDP payload we emit until path MTU discovery finds more (fits the IPv6 minimum MTU).
+    int maxDatagramSize = 1232;
     // Largest UDP payload path MTU discovery probes for (1452: a 1500-byte IPv6 packet); at most
     // maxDatagramSize turns discovery off. The edge must send with "don't fragment" for it to mean
     // anything (the Qt edge turns it off where it cannot).

@@ -122,18 +122,15 @@ bool PathMtu::onPto(Instant now, int count)
     return true;
 }
 
-void PathMtu::reset(Instant now)
+void PathMtu::reset()
 {
     current_ = base_;
     high_ = upper() + 1;
     inFlight_ = 0;
     failures_ = 0;
     suspiciousBursts_ = 0;
-    done_ = false;
+    done_ = !enabled();
     raiseAt_ = kNever;
-    if (!enabled())
-        done_ = true;
-    (void)now;
 }
 
 } // namespace sss::core

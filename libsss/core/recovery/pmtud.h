@@ -57,12 +57,13 @@ public:
     // the suspect (a real outage then only costs a new search). Returns true if the size fell back.
     bool onPto(Instant now, int count);
     // The path changed (the peer's address moved): back to the base, search again.
-    void reset(Instant now);
+    void reset();
 
     quint64 probesSent() const { return probesSent_; }
     quint64 probesLost() const { return probesLost_; }
     quint64 blackHoles() const { return blackHoles_; }
     bool searchDone() const { return done_; }
+    qint64 probeInFlight() const { return inFlight_; } // its size, 0 = none
 
 private:
     qint32 upper() const { return peerLimit_ < max_ ? peerLimit_ : max_; }
