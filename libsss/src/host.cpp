@@ -1,5 +1,6 @@
 #include "crypto/identity.h"
 #include "host_p.h"
+#include "sendruns_p.h"
 #include "server_p.h"
 #include "stream_p.h"
 #include "udpplatform_p.h"
@@ -232,21 +233,12 @@ void HostPrivate::transmit()
     const core::Instant t = platform_->now();
     driveNow_ = t;
     driveNowValid_ = true;
-    // Hand packets to the platform in chunks of kSendChunk (about what one GSO send carries)
-    // rather than all at once: a bulk drive produces thousands, and sealing a chunk just before
-    // the kernel copies it keeps the bytes in cache. batch_ is kept across turns: the core
-    // refills its Transmits in place, reusing their buffers (send() is done with them on return).
-    if (batch_.size() < kSendChunk)
-        batch_.resize(kSendChunk);
-    size_t n = 0;
-    while (endpoint_->pollTransmit(t, batch_[n])) {
-        if (++n == kSendChunk) {
-            platform_->send(batch_.data(), qsizetype(n));
-            n = 0;
-        }
-    }
-    if (n)
-        platform_->send(batch_.data(), qsizetype(n));
+    // A bulk drive produces thousands of packets: they go to the platform one GSO run at a time
+    // (see sendInRuns()). batch_ is kept across turns: the core refills its Transmits in place,
+    // reusing their buffers (send() is done with them on return).
+    detail::sendInRuns(
+        batch_, [&](core::Transmit &tx) { return endpoint_->pollTransmit(t, tx); },
+        [&](const core::Transmit *tx, qsizetype n) { platform_->send(tx, n); });
 }
 
 void HostPrivate::deliverEvents(bool sendAnswers)

@@ -150,8 +150,7 @@ public:
 
     std::unique_ptr<detail::Platform> platform_;
     std::unique_ptr<core::Endpoint> endpoint_;
-    std::vector<core::Transmit> batch_; // reused across drives (see drive())
-    static constexpr size_t kSendChunk = 48; // Transmits per platform send: one GSO run of <= 64 KB
+    std::vector<core::Transmit> batch_; // reused across drives (see transmit())
     bool flushPosted_ = false;
     bool platformDefers_ = false; // platform_->canDefer(), fixed for a platform
     int driveDepth_ = 0; // > 0 while drive() runs (nested loops inside slots nest it)

@@ -54,8 +54,6 @@ constexpr int kSocketBufferBytes = 4 * 1024 * 1024; // = net.core.[rw]mem_max he
 constexpr int kRecvBudget = 256; // datagrams per wake-up: stay fair to the event loop
 [[maybe_unused]] constexpr int kRecvSlots = 32;
 [[maybe_unused]] constexpr int kRecvSlotBytes = 65536; // a GRO super-datagram or the largest UDP datagram
-[[maybe_unused]] constexpr int kMaxGsoSegments = 64; // UDP_MAX_SEGMENTS on older kernels
-[[maybe_unused]] constexpr int kMaxGsoBytes = 65507; // largest IPv4 UDP payload: the whole super-datagram
 [[maybe_unused]] constexpr int kSendBatch = 64; // messages per sendmmsg
 
 // Sources are reported as plain IPv4 when a dual-stack socket hands us ::ffff:a.b.c.d, so one peer has
@@ -604,9 +602,10 @@ void UdpTransport::Private::sendFast(const core::Transmit *t, qsizetype count)
             qsizetype total = segSize;
             ++i;
             if (gso && segSize > 0) {
-                while (i < count && info.segments < kMaxGsoSegments) {
+                while (i < count && info.segments < UdpTransport::kMaxRunDatagrams) {
                     const qsizetype sz = t[i].bytes.size();
-                    if (sz <= 0 || sz > segSize || total + sz > kMaxGsoBytes || t[i].to != first.to)
+                    if (sz <= 0 || sz > segSize || total + sz > UdpTransport::kMaxRunBytes
+                        || t[i].to != first.to)
                         break;
                     ++info.segments;
                     total += sz;

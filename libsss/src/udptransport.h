@@ -35,6 +35,11 @@ public:
         quint64 gsoBatches = 0; // messages sent with UDP_SEGMENT carrying more than one segment
     };
 
+    // The most one UDP_SEGMENT message carries: the largest UDP payload (IPv4) in all, and
+    // UDP_MAX_SEGMENTS of older kernels. Callers that batch (sendInRuns()) cut their sends on these.
+    static constexpr qsizetype kMaxRunBytes = 65507;
+    static constexpr int kMaxRunDatagrams = 64;
+
     using DatagramHandler
         = std::function<void(const core::SocketAddress &from, const char *data, qsizetype size)>;
     using BatchEndHandler = std::function<void()>;

@@ -47,7 +47,7 @@ struct Options {
     quint16 port = 4999;
     QHostAddress host = QHostAddress(QHostAddress::LocalHost);
     int size = 1200;
-    int batch = 64;
+    int batch = 0; // datagrams per send; 0 = one full GSO run (as SSS's driver sends)
     bool portable = false;
 };
 
@@ -420,6 +420,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (o.batch == 0) // SSS hands the kernel one full run per send (sendInRuns()): so does the ceiling
+        o.batch = std::min<int>(UdpTransport::kMaxRunDatagrams, int(UdpTransport::kMaxRunBytes / o.size));
     if (o.aead == Aead::Aes && !crypto_aead_aes256gcm_is_available()) {
         std::fprintf(stderr, "AES-256-GCM is not available on this CPU\n");
         return 1;

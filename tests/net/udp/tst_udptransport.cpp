@@ -1,4 +1,5 @@
 // UdpTransport on loopback: both backends, GSO/GRO coalescing correctness, address handling, errors.
+#include "sendruns_p.h"
 #include "udptransport.h"
 
 #include <QHash>
@@ -72,6 +73,8 @@ private slots:
     void echo();
     void bulkMixed_data();
     void bulkMixed();
+    void sendInRunsFillsGsoRuns_data();
+    void sendInRunsFillsGsoRuns();
     void dualStackReportsPlainIPv4_data() { modes(); }
     void dualStackReportsPlainIPv4();
     void ipv6Loopback_data() { modes(); }
@@ -278,6 +281,83 @@ void TestUdpTransport::bulkMixed()
     QCOMPARE(r1.stats().datagramsReceived + r2.stats().datagramsReceived, 1000u);
     QVERIFY(r1.stats().recvCalls >= 1);
     QVERIFY(k1.batches >= 1);
+}
+
+void TestUdpTransport::sendInRunsFillsGsoRuns_data()
+{
+    QTest::addColumn<QList<int>>("sizes"); // of the packets the driver polls, in order
+    QTest::addColumn<QList<int>>("chunks"); // datagrams per send() expected
+    QTest::addColumn<int>("gsoMessages"); // on the fast path; -1: one per chunk of more than one
+    auto repeat = [](int n, int size) { return QList<int>(n, size); };
+    QTest::newRow("1452") << repeat(100, 1452) << QList<int> {45, 45, 10} << -1;
+    QTest::newRow("1232") << repeat(120, 1232) << QList<int> {53, 53, 14} << -1;
+    QTest::newRow("9000") << repeat(16, 9000) << QList<int> {7, 7, 2} << -1;
+    QTest::newRow("small: the segment limit") << repeat(130, 100) << QList<int> {64, 64, 2} << -1;
+    QTest::newRow("exactly one run") << repeat(45, 1452) << QList<int> {45} << -1;
+    QTest::newRow("one") << repeat(1, 1452) << QList<int> {1} << -1;
+    QTest::newRow("none") << QList<int> {} << QList<int> {} << -1;
+    // A short packet (an ACK) between full ones counts towards the chunk's bytes (46 fit in 65,507)
+    // and ends a GSO message (a shorter segment must be the last): 31 + 15, then 15.
+    QTest::newRow("mixed") << (repeat(30, 1452) + QList<int> {60} + repeat(30, 1452)) << QList<int> {46, 15}
+                           << 3;
+}
+
+// The driver's batching (sendInRuns(), used by Host) hands the transport one full UDP_SEGMENT run per
+// send: no chunk goes past what one GSO message carries, and none is cut short while packets remain.
+// On the fast path every send is then exactly one GSO message.
+void TestUdpTransport::sendInRunsFillsGsoRuns()
+{
+    QFETCH(QList<int>, sizes);
+    QFETCH(QList<int>, chunks);
+    QFETCH(int, gsoMessages);
+    UdpTransport s, r;
+    QVERIFY2(s.bind(QHostAddress::LocalHost, 0), qPrintable(s.errorString()));
+    QVERIFY2(r.bind(QHostAddress::LocalHost, 0), qPrintable(r.errorString()));
+    Sink k;
+    k.attach(r);
+    const SocketAddress to = loopbackOf(r);
+
+    std::vector<Transmit> batch; // as Host keeps it: reused across drives
+    QList<int> got;
+    for (int pass = 0; pass < 2; ++pass) { // the second pass reuses the buffers of the first
+        got.clear();
+        k.got.clear();
+        const auto before = s.stats();
+        qsizetype next = 0;
+        const qsizetype n = sss::detail::sendInRuns(
+            batch,
+            [&](Transmit &tx) {
+                if (next == sizes.size())
+                    return false;
+                tx.to = to;
+                tx.bytes = payload(quint32(next), sizes[next]);
+                ++next;
+                return true;
+            },
+            [&](const Transmit *tx, qsizetype count) {
+                qsizetype bytes = 0;
+                for (qsizetype i = 0; i < count; ++i)
+                    bytes += tx[i].bytes.size();
+                QVERIFY2(bytes <= UdpTransport::kMaxRunBytes, qPrintable(QString::number(bytes)));
+                QVERIFY(count <= UdpTransport::kMaxRunDatagrams);
+                got.append(int(count));
+                s.send(tx, count);
+            });
+        QCOMPARE(n, qsizetype(sizes.size()));
+        QCOMPARE(got, chunks);
+        const auto after = s.stats();
+        QCOMPARE(after.datagramsSent - before.datagramsSent, quint64(sizes.size()));
+        if (s.isFastPath() && s.gsoEnabled()) {
+            quint64 multi = 0; // chunks of more than one datagram: each one GSO message
+            for (int c : std::as_const(chunks))
+                multi += c > 1 ? 1 : 0;
+            QCOMPARE(after.gsoBatches - before.gsoBatches, gsoMessages < 0 ? multi : quint64(gsoMessages));
+            QCOMPARE(after.sendCalls - before.sendCalls, quint64(chunks.size()));
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(k.got.size(), sizes.size(), 5000);
+        for (int i = 0; i < sizes.size(); ++i) // one socket pair on loopback keeps order
+            QCOMPARE(k.got[i].bytes, payload(quint32(i), sizes[i]));
+    }
 }
 
 void TestUdpTransport::dualStackReportsPlainIPv4()
