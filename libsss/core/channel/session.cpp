@@ -451,7 +451,34 @@ void Session::onFramesAcked(const SentFrames &frames)
                 ackedRun_.end += f.length; // one send-buffer update per run, not per packet
                 continue;
             }
-            flushAckedRun();
+            if (ackedRun_.stream != f.stream) {
+                // Bring this stream's waiting run forward (if any), parking the current one.
+                auto it = std::find_if(otherRuns_.begin(), otherRuns_.end(),
+                                       [&](const AckedRun &r) { return r.stream == f.stream; });
+                if (it != otherRuns_.end()) {
+                    std::swap(ackedRun_, *it);
+                    if (!it->stream) { // (nothing was current: drop the emptied slot)
+                        *it = otherRuns_.back();
+                        otherRuns_.pop_back();
+                    }
+                } else if (ackedRun_.stream) {
+                    if (otherRuns_.size() + 1 >= kMaxAckedRuns)
+                        flushAckedRuns();
+                    else
+                        otherRuns_.push_back(ackedRun_);
+                    ackedRun_ = {};
+                }
+                if (ackedRun_.stream == f.stream && ackedRun_.end == f.offset
+                    && !(f.flags & SentFrame::kOpen)) {
+                    ackedRun_.end += f.length;
+                    continue;
+                }
+            }
+            if (ackedRun_.stream) { // this stream's run, but not continued by this frame
+                const AckedRun run = std::exchange(ackedRun_, AckedRun {});
+                if (StreamState *s = stream(run.stream))
+                    applyStreamAck(*s, run.start, run.end - run.start, false);
+            }
             StreamState *s = stream(f.stream);
             if (!s)
                 continue;
@@ -463,7 +490,7 @@ void Session::onFramesAcked(const SentFrames &frames)
             }
         }
         // Anything else sees the send buffers as if every frame before it had been applied.
-        flushAckedRun();
+        flushAckedRuns();
         StreamState *s = f.stream ? stream(f.stream) : nullptr;
         switch (f.kind) {
         case SentFrame::StreamData:
@@ -1201,13 +1228,18 @@ void Session::noteReadable(StreamState &s)
     queueStreamEvent(Event::Type::Readable, s);
 }
 
-void Session::flushAckedRun()
+void Session::flushAckedRuns()
 {
-    if (!ackedRun_.stream)
-        return;
-    const AckedRun run = std::exchange(ackedRun_, AckedRun {});
-    if (StreamState *s = stream(run.stream))
-        applyStreamAck(*s, run.start, run.end - run.start, false);
+    if (ackedRun_.stream) {
+        const AckedRun run = std::exchange(ackedRun_, AckedRun {});
+        if (StreamState *s = stream(run.stream))
+            applyStreamAck(*s, run.start, run.end - run.start, false);
+    }
+    // (Applying can reclaim a stream, never add a run: the loop sees a stable vector.)
+    for (const AckedRun &run : otherRuns_)
+        if (StreamState *s = stream(run.stream))
+            applyStreamAck(*s, run.start, run.end - run.start, false);
+    otherRuns_.clear();
 }
 
 void Session::applyStreamAck(StreamState &s, quint64 offset, quint64 length, bool fin)

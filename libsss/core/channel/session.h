@@ -200,11 +200,11 @@ public:
     // Writes control frames then stream data by priority into w while at most `space` bytes are used.
     void fill(Instant now, Writer &w, qsizetype space, SentFrames &records, bool &ackEliciting);
     void onFramesAcked(const SentFrames &frames);
-    // Ends one ACK frame's feedback: applies the acked run and reports the BytesAcked progress
+    // Ends one ACK frame's feedback: applies the acked runs and reports the BytesAcked progress
     // onFramesAcked deferred.
     void onAckDone()
     {
-        flushAckedRun();
+        flushAckedRuns();
         flushBytesAcked();
     }
     void onFramesLost(const SentFrames &frames);
@@ -290,7 +290,7 @@ private:
     void noteReadable(StreamState &s);
     void noteBytesAcked(StreamState &s);
     void flushBytesAcked();
-    void flushAckedRun();
+    void flushAckedRuns();
     void applyStreamAck(StreamState &s, quint64 offset, quint64 length, bool fin); // one acked range
     void emitStreamEvent(Event::Type t, StreamState &s, StreamError e = StreamError::NoError,
                          const QString &msg = {});
@@ -321,10 +321,15 @@ private:
     std::vector<SentFrame> heldControl_;
     quint64 bytesAckedPending_ = 0; // wire id whose BytesAcked waits for onAckDone(), 0 = none
     // Acked data frames of one stream that continue each other (consecutive packets of a bulk
-    // transfer), applied to the send buffer as one range: ackedRun_.stream 0 = none.
+    // transfer), applied to the send buffer as one range per ACK frame: ackedRun_.stream 0 = none.
+    // Streams sent side by side take turns packet by packet, so the runs of the others wait in
+    // otherRuns_ (at most kMaxAckedRuns in all) instead of being applied, and their BytesAcked
+    // reported, once per packet. ackedRun_ is the one the last frame extended.
     struct AckedRun {
         quint64 stream = 0, start = 0, end = 0;
     } ackedRun_;
+    std::vector<AckedRun> otherRuns_;
+    static constexpr size_t kMaxAckedRuns = 64;
     quint64 nextLocalSeq_ = 1;
     quint64 peerMaxStreams_ = 0; // we may open seqs < this
     quint64 localMaxStreams_ = 0; // the peer may open seqs < this (advertised)
