@@ -87,6 +87,8 @@ struct UdpTransport::Private {
     QUdpSocket *socket = nullptr;
     QByteArray portableBuf;
     bool portableRescheduled = false;
+    bool portableReadOwed
+        = false; // a readyRead not yet answered by a readDatagram() (see onPortableReadable)
 
 #ifdef Q_OS_LINUX
     int fd = -1;
@@ -305,13 +307,24 @@ bool UdpTransport::Private::bindPortable(const QHostAddress &address, quint16 po
     }
     socket->setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, QVariant(kSocketBufferBytes));
     socket->setSocketOption(QAbstractSocket::SendBufferSizeSocketOption, QVariant(kSocketBufferBytes));
-    QObject::connect(socket, &QUdpSocket::readyRead, q, [this] { onPortableReadable(); });
+    // Queued: QAbstractSocket does not emit readyRead again while an emission of it is running, so a
+    // slot that spins a nested event loop (Stream::waitForReadyRead inside readyRead) would never
+    // hear from this socket again if the whole drive ran inside that emission.
+    QObject::connect(
+        socket, &QUdpSocket::readyRead, q, [this] { onPortableReadable(); }, Qt::QueuedConnection);
     return true;
 }
 
 void UdpTransport::Private::onPortableReadable()
 {
     portableRescheduled = false;
+    // QUdpSocket answers a read notification with readyRead only once until readDatagram() is
+    // called: a notification that finds its readyRead unanswered turns notifications off. So every
+    // readyRead gets at least one readDatagram(), even one whose datagrams an earlier loop already
+    // took (it then fails harmlessly with a temporary error); without that the socket went deaf with
+    // datagrams queued (a bulk echo in one process stalled at ~0.5 MB). One that arrives while the
+    // loop below delivers is answered by that loop.
+    portableReadOwed = true;
     if (!socket || dispatching)
         return;
     dispatching = true;
@@ -319,7 +332,8 @@ void UdpTransport::Private::onPortableReadable()
     QHostAddress host;
     quint16 port = 0;
     core::SocketAddress from;
-    while (budget-- > 0 && socket && socket->hasPendingDatagrams()) {
+    while (budget-- > 0 && socket && (portableReadOwed || socket->hasPendingDatagrams())) {
+        portableReadOwed = false;
         const qint64 pending = socket->pendingDatagramSize();
         if (pending > portableBuf.size())
             portableBuf.resize(qMax<qint64>(pending, 2048));
