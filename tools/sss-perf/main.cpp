@@ -253,8 +253,9 @@ int main(int argc, char **argv)
         {"connections", "client: connect mode count.", "N", "100"},
         {"download", "client: bulk from server to client."},
         {"copy-writes",
-         "client: bulk upload with QIODevice::write(const char*, n), which copies, instead of "
-         "Stream::write(QByteArray), which shares the buffer."},
+         "client: the bulk sender (this client, or the server with --download) writes with "
+         "QIODevice::write(const char*, n), which copies, instead of Stream::write(QByteArray), "
+         "which shares the buffer."},
         {"zero-copy-reads",
          "client: the bulk receiver (the server, or this client with --download) reads with "
          "Stream::read(n), which returns bytes of one received packet without a copy, instead of "

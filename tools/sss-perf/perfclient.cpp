@@ -132,7 +132,8 @@ bool PerfClient::run()
                        {"seconds", o_.seconds},
                        {"streams", o_.streams},
                        {"transactions", o_.transactions},
-                       {"zero_copy_reads", o_.zeroCopyReads}};
+                       {"zero_copy_reads", o_.zeroCopyReads},
+                       {"copy_writes", o_.copyWrites}};
     const double cpu0 = cpuSeconds();
     QElapsedTimer handshake;
     handshake.start();

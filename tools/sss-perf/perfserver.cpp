@@ -73,6 +73,7 @@ private:
         mode_ = m.value("mode").toString();
         download_ = m.value("download").toBool();
         zeroCopyReads_ = m.value("zero_copy_reads").toBool();
+        copyWrites_ = m.value("copy_writes").toBool();
         bytes_ = qint64(m.value("bytes").toDouble());
         seconds_ = m.value("seconds").toDouble();
         const int streams = m.value("streams").toInt(1);
@@ -122,7 +123,10 @@ private:
                 return;
             }
             const qint64 want = timed ? pattern_.size() : std::min<qint64>(remaining, pattern_.size());
-            const qint64 n = s->write(pattern_.constData(), want);
+            // As the uploading client does: Stream::write(QByteArray) shares the pattern,
+            // --copy-writes measures the copying QIODevice path.
+            const qint64 n = copyWrites_ || want < pattern_.size() ? s->write(pattern_.constData(), want)
+                                                                   : s->write(pattern_);
             if (n <= 0)
                 break;
             if (!timed)
@@ -221,6 +225,7 @@ private:
     enum class Kind { None, Bulk, Requests, Datagrams } kind_ = Kind::None;
     bool download_ = false;
     bool zeroCopyReads_ = false;
+    bool copyWrites_ = false; // the bulk download's writes copy (QIODevice::write) instead of sharing
     qint64 bytes_ = 0;
     double seconds_ = 0;
     qint64 received_ = 0;
