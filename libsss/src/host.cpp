@@ -103,7 +103,6 @@ bool HostPrivate::start(std::unique_ptr<detail::Platform> platform)
     c.wallClockOffsetNs = platform->wallClockOffsetNs();
     if (!platform->dontFragment())
         c.maxProbedDatagramSize = 0; // probes would be fragmented, and prove nothing
-
     platform_ = std::move(platform);
     platform_->driver_ = this;
     platformDefers_ = platform_->canDefer();

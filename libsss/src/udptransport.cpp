@@ -87,8 +87,8 @@ struct UdpTransport::Private {
     QUdpSocket *socket = nullptr;
     QByteArray portableBuf;
     bool portableRescheduled = false;
-    bool portableReadOwed
-        = false; // a readyRead not yet answered by a readDatagram() (see onPortableReadable)
+    // A readyRead not yet answered by a readDatagram() (see onPortableReadable).
+    bool portableReadOwed = false;
 
 #ifdef Q_OS_LINUX
     int fd = -1;

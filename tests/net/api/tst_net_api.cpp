@@ -18,20 +18,27 @@ using sss::test::pattern;
 
 namespace {
 
-// A server Host offering the echo service and a client Host, both on 127.0.0.1.
-struct EchoHosts {
-    EchoHosts()
+// A server Host listening for `service` (protocol "v1") and a client Host, both on 127.0.0.1.
+struct HostPair {
+    explicit HostPair(const QString &service)
     {
         ok = server.bind(QHostAddress::LocalHost, 0) && client.bind(QHostAddress::LocalHost, 0)
-            && srv.listen(QStringLiteral("echo"), QStringLiteral("v1"));
+            && srv.listen(service, QStringLiteral("v1"));
+    }
+    Host server, client;
+    Server srv {&server};
+    bool ok = false;
+};
+
+// The same, offering the echo service.
+struct EchoHosts : HostPair {
+    EchoHosts() : HostPair(QStringLiteral("echo"))
+    {
         QObject::connect(&srv, &Server::newConnection, &srv, [this] {
             while (Stream *s = srv.nextPendingConnection())
                 sssTestEcho(s);
         });
     }
-    Host server, client;
-    Server srv {&server};
-    bool ok = false;
 };
 } // namespace
 
@@ -171,14 +178,11 @@ private slots:
     // for all streams, every packet broke the run, and this test counted ~15x as many signals.
     void parallelStreamsAckedOncePerAck()
     {
-        Host server, client;
-        QVERIFY(server.bind(QHostAddress::LocalHost, 0));
-        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
-        Server srv(&server);
-        QVERIFY(srv.listen(QStringLiteral("sink"), QStringLiteral("v1")));
+        HostPair h(QStringLiteral("sink"));
+        QVERIFY(h.ok);
         qint64 received = 0;
-        connect(&srv, &Server::newConnection, &srv, [&] {
-            while (Stream *in = srv.nextPendingConnection()) {
+        connect(&h.srv, &Server::newConnection, &h.srv, [&] {
+            while (Stream *in = h.srv.nextPendingConnection()) {
                 in->listen(Stream::ListenMode::AcceptSubstreams);
                 connect(in, &Stream::newSubstream, in, [&received, in] {
                     while (Stream *sub = in->acceptSubstream())
@@ -189,9 +193,9 @@ private slots:
         });
         constexpr int kStreams = 4;
         constexpr qint64 kBytes = 8 * 1024 * 1024;
-        Stream top(&client);
-        QVERIFY(top.connectTo(server.peerId(), QStringLiteral("sink"), QStringLiteral("v1"),
-                              QHostAddress::LocalHost, server.localPort()));
+        Stream top(&h.client);
+        QVERIFY(top.connectTo(h.server.peerId(), QStringLiteral("sink"), QStringLiteral("v1"),
+                              QHostAddress::LocalHost, h.server.localPort()));
         QVERIFY2(top.waitForConnected(5000), qPrintable(top.errorString()));
         const QByteArray big = pattern(int(kBytes));
         int emitted = 0;
@@ -210,7 +214,7 @@ private slots:
             QCOMPARE(sub->write(big), kBytes);
         QTRY_COMPARE_WITH_TIMEOUT(acked, kStreams * kBytes, 30000);
         QCOMPARE(received, kStreams * kBytes);
-        const ChannelInfo c = client.channels().value(0);
+        const ChannelInfo c = h.client.channels().value(0);
         QVERIFY(c.packetsReceived > 0);
         // About one signal per stream and ACK-carrying packet (twice that for the breaks losses make
         // in a stream's acknowledged data), and never one per data packet. (The portable path
@@ -297,22 +301,19 @@ private slots:
     void wrongPeerIdFails()
     {
         // The address answers, but with another identity: the client must not connect.
-        Host server, client;
-        QVERIFY(server.bind(QHostAddress::LocalHost, 0));
-        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
-        Server srv(&server);
-        QVERIFY(srv.listen(QStringLiteral("echo"), QStringLiteral("v1")));
-        HostConfig cfg = client.config();
-        client.close();
+        HostPair h(QStringLiteral("echo"));
+        QVERIFY(h.ok);
+        HostConfig cfg = h.client.config();
+        h.client.close();
         cfg.handshakeTimeout = std::chrono::milliseconds(1500);
-        client.setConfig(cfg);
-        QVERIFY(client.bind(QHostAddress::LocalHost, 0));
-        Stream s(&client);
+        h.client.setConfig(cfg);
+        QVERIFY(h.client.bind(QHostAddress::LocalHost, 0));
+        Stream s(&h.client);
         QVERIFY(s.connectTo(Identity::generate().peerId(), QStringLiteral("echo"), QStringLiteral("v1"),
-                            QHostAddress::LocalHost, server.localPort()));
+                            QHostAddress::LocalHost, h.server.localPort()));
         QVERIFY(!s.waitForConnected(8000));
         QVERIFY(s.error() != Stream::Error::NoError);
-        QCOMPARE(srv.hasPendingConnections(), false);
+        QCOMPARE(h.srv.hasPendingConnections(), false);
     }
 
     void bindConflict()

@@ -23,8 +23,9 @@ private Q_SLOTS:
 };
 
 namespace {
+// Two hosts joined by one link each way, on the run's seed (printed if the test fails).
 struct Path {
-    explicit Path(uint64_t seed, sim::LinkParams p) : sim(seed), net(sim)
+    explicit Path(sim::LinkParams p) : seed(sim::testSeeds(1).value(0)), guard(seed), sim(seed), net(sim)
     {
         ha = net.addHost(QHostAddress(QStringLiteral("10.0.0.1")));
         hb = net.addHost(QHostAddress(QStringLiteral("10.0.0.2")));
@@ -33,6 +34,8 @@ struct Path {
         net.setRoute(ha, hb, {ab});
         net.setRoute(hb, ha, {ba});
     }
+    uint64_t seed;
+    sim::SeedGuard guard;
     sim::Simulator sim;
     sim::Network net;
     sim::Host *ha, *hb;
@@ -83,9 +86,7 @@ void tst_CorePmtud::discovers()
     QFETCH(int, maxProbed);
     QFETCH(int, lowest);
     QFETCH(int, highest);
-    const uint64_t seed = sim::testSeeds(1).value(0);
-    sim::SeedGuard guard(seed);
-    Path path(seed, link(mtu));
+    Path path(link(mtu));
     EndpointConfig cfg;
     cfg.maxProbedDatagramSize = maxProbed;
     const qint64 bytes = 8 * 1000 * 1000;
@@ -130,9 +131,7 @@ void tst_CorePmtud::discovers()
 
 void tst_CorePmtud::blackHole()
 {
-    const uint64_t seed = sim::testSeeds(1).value(0);
-    sim::SeedGuard guard(seed);
-    Path path(seed, link(1500));
+    Path path(link(1500));
     const qint64 bytes = 40 * 1000 * 1000;
     Run run(path, bytes);
     QVERIFY(path.sim.runUntil([&] { return run.bulk.rx.received > bytes / 4; }, 60s));
@@ -157,9 +156,7 @@ void tst_CorePmtud::raiseTimer()
 {
     // The search ends below the top on a 1300-byte path; the route then widens. Ten minutes later
     // the channel (kept by a long idle timeout, no traffic) probes the top again, and gets it.
-    const uint64_t seed = sim::testSeeds(1).value(0);
-    sim::SeedGuard guard(seed);
-    Path path(seed, link(1300));
+    Path path(link(1300));
     EndpointConfig cfg;
     cfg.idleTimeout = 3600s;
     Run run(path, 2 * 1000 * 1000, cfg, cfg);
@@ -185,9 +182,7 @@ void tst_CorePmtud::asymmetricLimits()
     // Each end probes up to its own limit: the receiver announces that it accepts any datagram, so
     // the sender's 4000 is not capped by the receiver's 1300. (Capping by the peer's announced limit
     // is tst_recovery_pmtud's peerLimitCapsSearch.)
-    const uint64_t seed = sim::testSeeds(1).value(0);
-    sim::SeedGuard guard(seed);
-    Path path(seed, link(9000));
+    Path path(link(9000));
     EndpointConfig ca, cb;
     ca.maxProbedDatagramSize = 4000;
     cb.maxProbedDatagramSize = 1300;
@@ -201,9 +196,7 @@ void tst_CorePmtud::smallTrafficDoesNotProbe()
 {
     // 12 kB in all: less than 16 base-size packets each way, so neither end spends probes on a
     // channel whose packets are small anyway.
-    const uint64_t seed = sim::testSeeds(1).value(0);
-    sim::SeedGuard guard(seed);
-    Path path(seed, link(1500));
+    Path path(link(1500));
     Run run(path, 12 * 1000);
     QVERIFY(path.sim.runUntil([&] { return run.bulk.done(); }, 60s));
     path.sim.runFor(10s);
@@ -218,9 +211,7 @@ void tst_CorePmtud::pathChangeSearchesAgain()
 {
     // The sender moves to a new address mid-transfer: the receiver's channel follows it, drops back
     // to the base size (the new path may carry less) and searches again.
-    const uint64_t seed = sim::testSeeds(1).value(0);
-    sim::SeedGuard guard(seed);
-    Path path(seed, link(1500));
+    Path path(link(1500));
     const qint64 bytes = 20 * 1000 * 1000;
     Run run(path, bytes);
     run.b->ep->setTraceEnabled(true);
